@@ -1,0 +1,83 @@
+"""One data folder's state, opened lazily: settings, logs, store, plugins, rules, scoring."""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from .config import Settings, config_path, load_settings
+from .events import PARIS
+from .ingest import Ingestor
+from .logs import configure_logging
+from .plugins import Plugins
+from .privacy import Hasher, load_or_create_salt
+from .rules import RuleBook
+from .scoring import Score, Window, compute_score
+from .store import Store
+
+
+def today() -> date:
+    """Today in the cabinet's time zone, whatever the machine's."""
+    return datetime.now(PARIS).date()
+
+
+class App:
+    def __init__(self, home: Path, config: str | Path | None = None, *, verbose: bool = False) -> None:
+        if os.name == "posix":
+            os.umask(0o077)  # every file the agent writes is readable by the user only
+        self.home = home
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.config_path = config_path(home, config)
+        self.verbose = verbose
+
+    @cached_property
+    def settings(self) -> Settings:
+        return load_settings(self.config_path)
+
+    @cached_property
+    def log(self) -> Any:
+        return configure_logging(self.home, verbose=self.verbose)
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.home)
+
+    @cached_property
+    def plugins(self) -> Plugins:
+        plugins = Plugins()
+        for info in plugins.infos:
+            if info.status == "error":
+                self.log.warning("plugin_error", plugin=info.name, error=info.error)
+        return plugins
+
+    @cached_property
+    def rulebook(self) -> RuleBook:
+        return RuleBook(self.home / "rules")
+
+    @cached_property
+    def ingestor(self) -> Ingestor:
+        hasher = Hasher(load_or_create_salt(self.home))
+        return Ingestor(self.store, self.plugins.adapters, hasher, self.log)
+
+    def default_year(self) -> int:
+        year = today().year
+        years = self.rulebook.years()
+        return year if year in years or not years else max(y for y in years if y <= year)
+
+    def score(self, year: int, as_of: date, practitioner: str | None = None) -> Score:
+        rules = self.rulebook.get(year)
+        window = Window(year, as_of)
+        ytd = self.store.counts(window.start, window.end, practitioner)
+        recent = self.store.counts(window.recent_start, window.end, practitioner)
+        declarations = self.store.declarations(year)
+        if practitioner:
+            declarations = {k: v for k, v in declarations.items() if k == practitioner}
+        wanted = [practitioner] if practitioner else []
+        return compute_score(rules, as_of, ytd, recent, declarations, wanted)
+
+    def close(self) -> None:
+        if "store" in self.__dict__:
+            self.store.close()

@@ -1,0 +1,413 @@
+"""`forfait-agent`: French for the doctor, JSON for machines. Exit 0 ok, 1 usage, 2 bad input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+from . import __version__
+
+EXIT_OK, EXIT_USAGE, EXIT_INPUT = 0, 1, 2
+YES = {"yes", "oui", "o", "y", "true", "vrai", "1"}
+NO = {"no", "non", "n", "false", "faux", "0"}
+
+
+class UsageError(Exception):
+    """Wrong command line: exit 1."""
+
+
+class InputError(Exception):
+    """Bad input file or data: exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: erreur : {message}\n")
+
+
+def _date(text: str) -> date:
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise argparse.ArgumentTypeError(f"date invalide « {text} » (attendu AAAA-MM-JJ ou JJ/MM/AAAA)")
+
+
+def _rpps(text: str) -> str:
+    from .events import normalize_rpps
+
+    value = normalize_rpps(text)
+    if not (isinstance(value, str) and len(value) == 11 and value.isdigit()):
+        raise argparse.ArgumentTypeError(f"RPPS invalide « {text} » (11 chiffres attendus)")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="forfait-agent",
+        description="Suivi en continu du forfait structure / de la dotation numérique.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--data-dir", help="dossier des données (défaut : $FORFAIT_AGENT_HOME ou dossier utilisateur)")
+    parser.add_argument("--config", help="fichier de configuration TOML (défaut : config.toml du dossier des données)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="journal détaillé")
+    sub = parser.add_subparsers(dest="command", metavar="COMMANDE", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("demo", help="données de démonstration : ingestion, score et rapport")
+    p.add_argument("--seed", type=int, default=2026, help="graine du générateur (reproductible)")
+    p.add_argument("--practitioners", type=int, default=3, choices=(1, 2, 3), help="nombre de médecins")
+
+    p = sub.add_parser("scan", help="ingérer des fichiers ou dossiers (rattrapage), sans doublon")
+    p.add_argument("paths", nargs="+", type=Path, metavar="CHEMIN")
+    p.add_argument("--adapter", help="adaptateur à utiliser (sinon choisi d'après le nom du fichier)")
+    p.add_argument("--practitioner", type=_rpps, help="RPPS à attribuer aux enregistrements qui n'en ont pas")
+    p.add_argument("--json", action="store_true", help="résumé en JSON")
+
+    for name, helptext in (("score", "le score de l'année"), ("report", "rapport lisible (terminal ou HTML)")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--year", type=int, help="année (défaut : année en cours)")
+        p.add_argument("--as-of", type=_date, help="date d'arrêté (défaut : aujourd'hui)")
+        p.add_argument("--practitioner", type=_rpps, help="un seul praticien (RPPS)")
+        if name == "score":
+            p.add_argument("--json", action="store_true", help="sortie JSON (contrat machine)")
+
+    p = sub.add_parser("declare", help="enregistrer un indicateur déclaratif (oui/non)")
+    p.add_argument("indicator", metavar="INDICATEUR")
+    p.add_argument("answer", metavar="oui|non")
+    p.add_argument("--year", type=int)
+    p.add_argument("--practitioner", type=_rpps)
+
+    p = sub.add_parser("plugins", help="greffons et adaptateurs installés")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("rules", help="règles annuelles")
+    rsub = p.add_subparsers(dest="rules_command", metavar="ACTION", parser_class=_Parser)
+    rsub.required = True
+    rsub.add_parser("list", help="années disponibles")
+    c = rsub.add_parser("check", help="valider un fichier de règles")
+    c.add_argument("file", type=Path, metavar="FICHIER")
+
+    p = sub.add_parser("status", help="état : données, fichiers suivis, quarantaine, adaptateurs")
+    p.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return _dispatch(args)
+    except UsageError as exc:
+        print(f"forfait-agent : {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except InputError as exc:
+        print(f"forfait-agent : {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("forfait-agent : interrompu.", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from .config import data_dir
+    from .rules import RulesError
+    from .store import StoreError
+
+    if args.command == "rules" and args.rules_command == "check":
+        return _rules_check(args.file)
+    from .app import App
+
+    app = App(data_dir(args.data_dir), args.config, verbose=args.verbose)
+    try:
+        handler = {
+            "demo": _demo,
+            "scan": _scan,
+            "score": _score,
+            "report": _report,
+            "declare": _declare,
+            "plugins": _plugins,
+            "rules": _rules_list,
+            "status": _status,
+        }[args.command]
+        return handler(app, args)
+    except RulesError as exc:
+        raise UsageError(str(exc)) from exc
+    except StoreError as exc:
+        raise InputError(str(exc)) from exc
+    finally:
+        app.close()
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+# -- commands ----------------------------------------------------------------------------------
+def _year_and_date(app: Any, args: argparse.Namespace) -> tuple[int, date]:
+    from .app import today
+
+    now = today()
+    year = args.year or (args.as_of.year if args.as_of else app.default_year())
+    as_of = args.as_of or (min(now, date(year, 12, 31)) if year <= now.year else date(year, 1, 1))
+    if year not in app.rulebook.years():
+        known = ", ".join(str(y) for y in app.rulebook.years())
+        raise UsageError(f"aucune règle pour l'année {year} (années connues : {known})")
+    return year, as_of
+
+
+def _score(app: Any, args: argparse.Namespace) -> int:
+    year, as_of = _year_and_date(app, args)
+    score = app.score(year, as_of, args.practitioner)
+    if args.json:
+        _print_json(score.as_json())
+        return EXIT_OK
+    from .report import rate_thresholds, render
+
+    render(score, _console(), rate_thresholds(app.rulebook.get(year)))
+    return EXIT_OK
+
+
+def _report(app: Any, args: argparse.Namespace) -> int:
+    year, as_of = _year_and_date(app, args)
+    from .report import rate_thresholds, render
+
+    render(app.score(year, as_of, args.practitioner), _console(), rate_thresholds(app.rulebook.get(year)))
+    return EXIT_OK
+
+
+def _scan(app: Any, args: argparse.Namespace) -> int:
+    missing = [p for p in args.paths if not p.exists()]
+    if missing:
+        raise InputError("; ".join(f"{p} : fichier ou dossier introuvable" for p in missing))
+    if args.adapter and args.adapter not in app.plugins.adapters:
+        known = ", ".join(sorted(app.plugins.adapters))
+        raise UsageError(f"adaptateur inconnu « {args.adapter} » (disponibles : {known})")
+    report = _run_scan(app, args.paths, args.adapter, args.practitioner)
+    if args.json:
+        _print_json(report.as_json())
+    else:
+        print_scan_report(report, _console())
+    return EXIT_OK if not report.errors else EXIT_INPUT
+
+
+def _run_scan(app: Any, paths: list[Path], adapter: str | None, practitioner: str | None) -> Any:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    from .ingest import iter_files
+
+    context = app.settings.context(practitioner=practitioner)
+    total = sum(p.stat().st_size for p in iter_files(paths))
+    show = sys.stderr.isatty() and total > 20_000_000
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        disable=not show,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("Ingestion", total=total)
+        return app.ingestor.scan(paths, adapter=adapter, context=context, progress=lambda n: progress.advance(task, n))
+
+
+def print_scan_report(report: Any, console: Any) -> None:
+    from .ingest import REASONS_FR
+
+    summary = report.as_json()
+    console.print(
+        f"Fichiers lus : {summary['files']} — enregistrements : {summary['records']} — "
+        f"événements nouveaux : {summary['new']}, déjà connus : {summary['known']} — "
+        f"mis en quarantaine : {summary['quarantined']}"
+    )
+    for code, count in sorted(report.reasons().items(), key=lambda kv: -kv[1]):
+        console.print(f"  • {REASONS_FR.get(code, code)} : {count}")
+    for result in report.files:
+        if result.restarted:
+            console.print(f"  Fichier {result.path} relu depuis le début ({result.restarted}).")
+    if report.unmatched:
+        console.print(
+            f"Ignorés (aucun adaptateur ne reconnaît ce nom) : {len(report.unmatched)} fichier(s), "
+            f"par ex. {report.unmatched[0].name}"
+        )
+    for path, names in report.conflicts:
+        console.print(
+            f"Conflit : {path.name} est revendiqué par {', '.join(names)} ; "
+            "précisez --adapter ou configurez le dossier."
+        )
+    for error in report.errors:
+        console.print(f"[red]Erreur : {error}[/red]")
+    if summary["quarantined"]:
+        console.print("Détail : forfait-agent status (les lignes en quarantaine ne sont pas comptées).")
+
+
+def _declare(app: Any, args: argparse.Namespace) -> int:
+    from .app import today
+    from .events import Declaration
+
+    answer = args.answer.strip().lower()
+    if answer in YES:
+        value: bool | float = True
+    elif answer in NO:
+        value = False
+    else:
+        try:
+            value = float(answer.replace(",", "."))
+        except ValueError:
+            raise UsageError(f"réponse « {args.answer} » : attendu oui ou non") from None
+    year = args.year or today().year
+    rules = app.rulebook.get(year)
+    from .scoring import is_declarative
+
+    declarable = {i.id: i for i in rules.indicators if is_declarative(i.condition)}
+    if args.indicator not in declarable:
+        raise UsageError(
+            f"« {args.indicator} » n'est pas un indicateur déclaratif de {year}. Possibles : {', '.join(declarable)}"
+        )
+    rpps = args.practitioner or app.settings.default_practitioner
+    if not rpps:
+        known = [p for p in app.store.counts(date(year, 1, 1), date(year, 12, 31)) if p != "inconnu"]
+        if len(known) != 1:
+            raise UsageError("précisez --practitioner RPPS (plusieurs praticiens ou aucun connu)")
+        rpps = known[0]
+    now = datetime.now(UTC)
+    event = Declaration(
+        kind="declaration",
+        id=f"declare:{rpps}:{year}:{args.indicator}:{now.timestamp():.6f}",
+        at=now,
+        practitioner=rpps,
+        indicator=args.indicator,
+        year=year,
+        value=value,
+    )
+    with app.store.transaction():
+        app.store.insert_declarations([app.ingestor.declaration_row(event)])
+    app.log.info("declared", indicator=args.indicator, year=year, practitioner=rpps, value=value)
+    verdict = "oui" if value else "non"
+    _console().print(f"Enregistré pour {rpps}, {year} : « {declarable[args.indicator].label} » = {verdict}")
+    return EXIT_OK
+
+
+def _plugins(app: Any, args: argparse.Namespace) -> int:
+    plugins = app.plugins
+    if args.json:
+        data = []
+        for info in plugins.infos:
+            item = info.as_json()
+            item["adapters"] = [
+                {
+                    "name": name,
+                    "patterns": list(plugins.adapters[name].patterns),
+                    "framing": plugins.adapters[name].framing,
+                    "encoding": getattr(plugins.adapters[name], "encoding", None),
+                }
+                for name in info.adapters
+            ]
+            data.append(item)
+        _print_json(data)
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table("Greffon", "Version", "État", "Adaptateurs", "Motifs de fichiers", title="Greffons installés")
+    for info in plugins.infos:
+        state = {"ok": "actif", "error": "en erreur", "disabled": "désactivé"}[info.status]
+        patterns = "; ".join(" ".join(plugins.adapters[n].patterns) for n in info.adapters)
+        table.add_row(info.name, info.version or "—", state, ", ".join(info.adapters) or "—", patterns or "—")
+    console = _console()
+    console.print(table)
+    for info in plugins.infos:
+        if info.error:
+            console.print(f"[red]{info.name}[/red] : {info.error}")
+    return EXIT_OK
+
+
+def _rules_list(app: Any, args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from .report import fmt_eur, fmt_points
+
+    table = Table("Année", "Dispositif", "Indicateurs", "Maximum", "Fichier", title="Règles disponibles")
+    for year in app.rulebook.years():
+        rules = app.rulebook.get(year)
+        table.add_row(
+            str(year),
+            rules.title,
+            str(len(rules.indicators)),
+            f"{fmt_points(rules.max_points)} pts = {fmt_eur(rules.max_points * rules.point_value_eur)}",
+            str(app.rulebook.path(year)),
+        )
+    _console().print(table)
+    return EXIT_OK
+
+
+def _rules_check(path: Path) -> int:
+    from .rules import RulesError, load_rules_file
+
+    try:
+        rules = load_rules_file(path)
+    except RulesError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_INPUT
+    print(
+        f"{path} : valide — {rules.title}, {len(rules.indicators)} indicateurs, {rules.max_points:g} points au maximum"
+    )
+    return EXIT_OK
+
+
+def _status(app: Any, args: argparse.Namespace) -> int:
+    store = app.store
+    data = {
+        "data_dir": str(app.home),
+        "events": store.event_count(),
+        "last_ingest": store.meta("last_ingest"),
+        "files": [
+            {"path": p.path, "adapter": p.adapter, "offset": p.offset, "size": p.size, "line_no": p.line_no}
+            for p in store.positions()
+        ],
+        "quarantine": [{"reason": r, "example": m, "count": n} for r, m, n in store.quarantine_summary()],
+        "adapters": [
+            {"adapter": a, "failures": f, "last_error": e, "disabled_at": d} for a, f, e, d in store.adapter_statuses()
+        ],
+        "plugin_errors": [{"plugin": i.name, "error": i.error} for i in app.plugins.infos if i.status == "error"],
+    }
+    if args.json:
+        _print_json(data)
+        return EXIT_OK
+    console = _console()
+    console.print(f"Dossier des données : {data['data_dir']}")
+    console.print(f"Événements enregistrés : {data['events']}")
+    console.print(f"Fichiers suivis : {len(data['files'])}")
+    for f in data["files"]:
+        console.print(f"  • {f['path']} ({f['adapter']}) : {f['offset']} / {f['size']} octets lus")
+    if data["quarantine"]:
+        console.print("Quarantaine :")
+        for q in data["quarantine"]:
+            console.print(f"  • {q['example']} : {q['count']}")
+        for source, offset, line_no, _reason, message in store.quarantine_items(10):
+            where = f"ligne {line_no}" if line_no else f"octet {offset}"
+            console.print(f"    {source}, {where} : {message}")
+    for a in data["adapters"]:
+        state = "DÉSACTIVÉ" if a["disabled_at"] else "erreurs"
+        console.print(f"[red]Adaptateur {a['adapter']} {state}[/red] ({a['failures']} erreurs) : {a['last_error']}")
+    for p in data["plugin_errors"]:
+        console.print(f"[red]Greffon {p['plugin']} en erreur[/red] : {p['error']}")
+    return EXIT_OK
+
+
+def _demo(app: Any, args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(app, seed=args.seed, practitioners=args.practitioners, console=_console())

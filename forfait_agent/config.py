@@ -1,0 +1,98 @@
+"""Where state lives and what the user configured (TOML file + FORFAIT_AGENT_* environment)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from .adapter import SourceContext
+from .events import Rpps
+
+APP = "forfait-agent"
+ENV_HOME = "FORFAIT_AGENT_HOME"
+ENV_CONFIG = "FORFAIT_AGENT_CONFIG"
+CONFIG_FILE = "config.toml"
+
+
+def data_dir(explicit: str | Path | None = None) -> Path:
+    """--data-dir, else $FORFAIT_AGENT_HOME, else the per-user data folder of the OS."""
+    if explicit:
+        return Path(explicit).expanduser()
+    if os.environ.get(ENV_HOME):
+        return Path(os.environ[ENV_HOME]).expanduser()
+    return Path(platformdirs.user_data_dir(APP, appauthor=False))
+
+
+def config_path(home: Path, explicit: str | Path | None = None) -> Path:
+    """--config, else $FORFAIT_AGENT_CONFIG, else `config.toml` in the data folder."""
+    if explicit:
+        return Path(explicit).expanduser()
+    if os.environ.get(ENV_CONFIG):
+        return Path(os.environ[ENV_CONFIG]).expanduser()
+    return home / CONFIG_FILE
+
+
+class WatchedFolder(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: Path
+    adapter: str | None = None
+    practitioner: Rpps | None = None
+    recursive: bool = True
+
+
+class Settings(BaseSettings):
+    """The user's configuration. Every field can also come from FORFAIT_AGENT_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="FORFAIT_AGENT_", extra="forbid")
+
+    default_practitioner: Rpps | None = None
+    # Identity found in a record (MSS sender address, LGC login…) → RPPS, lower-case keys.
+    practitioners: dict[str, Rpps] = Field(default_factory=dict)
+    folders: list[WatchedFolder] = Field(default_factory=list)
+    poll_interval: Annotated[float, Field(gt=0.05, le=3600)] = 5.0
+    settle_seconds: Annotated[float, Field(ge=0, le=3600)] = 2.0
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = settings_cls.model_config.get("toml_file")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+    def context(self, folder: WatchedFolder | None = None, practitioner: str | None = None) -> SourceContext:
+        """Attribution settings for records from `folder` (a one-shot `--practitioner` wins)."""
+        default = practitioner or (folder.practitioner if folder else None) or self.default_practitioner
+        return SourceContext(
+            default_practitioner=default,
+            identities={k.strip().lower(): v for k, v in self.practitioners.items()},
+        )
+
+
+def load_settings(path: Path) -> Settings:
+    """Read the TOML file if it exists; FORFAIT_AGENT_* environment variables override it."""
+    if not path.is_file():
+        return Settings()
+
+    class FileSettings(Settings):
+        model_config = SettingsConfigDict(**{**Settings.model_config, "toml_file": path})
+
+    return FileSettings()

@@ -1,0 +1,396 @@
+"""Ingestion: records → adapter → events → store, with quarantine and adapter isolation.
+
+The offset after the last consumed line is committed in the same transaction as the events of
+those lines, so a crash at any point re-reads exactly the uncommitted lines and nothing else.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from .adapter import Adapter, Record, RecordError, SourceContext
+from .events import Declaration, Event, EventBase, MssMessage, parse_event
+from .privacy import Hasher, contains_patient_data
+from .scoring import count_key
+from .sources import Line, identify, iter_lines, read_whole, resume_point
+from .store import DeclarationRow, EventRow, FilePosition, QuarantineItem, Store
+
+BATCH_LINES = 5000
+FAILURE_THRESHOLD = 20  # consecutive unexpected adapter errors before it is disabled
+RAW_KEEP = 300
+
+REASONS_FR = {
+    "invalid_json": "JSON invalide",
+    "missing_kind": "champ « kind » manquant",
+    "unknown_kind": "type d'événement inconnu",
+    "missing_field": "champ obligatoire manquant",
+    "invalid_date": "date invalide",
+    "invalid_field": "valeur invalide",
+    "invalid_record": "enregistrement illisible",
+    "encoding": "octets non décodables dans l'encodage attendu",
+    "line_too_long": "ligne trop longue (ignorée)",
+    "file_too_large": "fichier trop volumineux",
+    "adapter_error": "erreur interne de l'adaptateur",
+    "adapter_disabled": "adaptateur désactivé après des erreurs répétées",
+}
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    names = [str(p) for p in loc if isinstance(p, str)]
+    # In a discriminated union the first element is the kind's tag, not a field.
+    return names[-1] if names else "?"
+
+
+def explain(exc: Exception) -> tuple[str, str]:
+    """A stable reason code and a French message for why a record was rejected."""
+    if isinstance(exc, ValidationError):
+        err = exc.errors(include_url=False)[0]
+        kind, loc = err["type"], err["loc"]
+        if kind == "json_invalid":
+            return "invalid_json", "JSON invalide"
+        if kind in ("model_type", "model_attributes_type", "dict_type"):
+            return "invalid_json", "la ligne n'est pas un objet JSON"
+        if kind == "union_tag_not_found":
+            return "missing_kind", "champ « kind » manquant"
+        if kind == "union_tag_invalid":
+            tag = err.get("ctx", {}).get("tag", "?")
+            return "unknown_kind", f"type d'événement inconnu : « {tag} »"
+        name = _field(loc)
+        if kind == "missing":
+            return "missing_field", f"champ obligatoire manquant : « {name} »"
+        if kind.startswith(("datetime", "date")):
+            return "invalid_date", f"date invalide dans « {name} »"
+        return "invalid_field", f"valeur invalide pour « {name} » : {err['msg']}"
+    if isinstance(exc, UnicodeDecodeError):
+        return "encoding", REASONS_FR["encoding"]
+    if isinstance(exc, RecordError | ValueError):
+        return "invalid_record", f"enregistrement illisible : {exc}"
+    return "adapter_error", f"erreur de l'adaptateur : {type(exc).__name__}: {exc}"
+
+
+@dataclass
+class FileResult:
+    path: Path
+    adapter: str
+    records: int = 0
+    new: int = 0
+    known: int = 0
+    quarantined: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    restarted: str | None = None  # "replaced" | "truncated" when the file was read again from 0
+
+
+@dataclass
+class ScanReport:
+    files: list[FileResult] = field(default_factory=list)
+    unmatched: list[Path] = field(default_factory=list)
+    conflicts: list[tuple[Path, list[str]]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def total(self, attr: str) -> int:
+        return sum(getattr(f, attr) for f in self.files)
+
+    def reasons(self) -> Counter[str]:
+        total: Counter[str] = Counter()
+        for f in self.files:
+            total.update(f.reasons)
+        return total
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "files": len(self.files),
+            "records": self.total("records"),
+            "new": self.total("new"),
+            "known": self.total("known"),
+            "quarantined": self.total("quarantined"),
+            "reasons": dict(self.reasons()),
+            "unmatched": [str(p) for p in self.unmatched],
+            "errors": self.errors,
+        }
+
+
+class Ingestor:
+    """Feeds files through adapters into the store. One instance per writer process."""
+
+    def __init__(
+        self,
+        store: Store,
+        adapters: Mapping[str, Adapter],
+        hasher: Hasher,
+        log: Any,
+        *,
+        failure_threshold: int = FAILURE_THRESHOLD,
+    ) -> None:
+        self.store = store
+        self.adapters = dict(adapters)
+        self.hasher = hasher
+        self.log = log
+        self.failure_threshold = failure_threshold
+        self.failures: Counter[str] = Counter()
+        self.disabled: dict[str, str] = {
+            name: error or "" for name, _, error, disabled_at in store.adapter_statuses() if disabled_at
+        }
+
+    # -- adapter choice ------------------------------------------------------------------------
+    def adapters_for(self, path: Path) -> list[Adapter]:
+        name = path.name.lower()
+        return [
+            a for a in self.adapters.values() if any(fnmatch.fnmatch(name, pattern.lower()) for pattern in a.patterns)
+        ]
+
+    def scan(
+        self,
+        paths: Iterable[Path],
+        *,
+        adapter: str | None = None,
+        context: SourceContext | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> ScanReport:
+        """One-shot ingest of files and folders (recursively), idempotent."""
+        report = ScanReport()
+        context = context or SourceContext()
+        forced = self.adapters[adapter] if adapter else None
+        for path in iter_files(paths):
+            candidates = [forced] if forced else self.adapters_for(path)
+            if not candidates:
+                report.unmatched.append(path)
+                continue
+            if len(candidates) > 1:
+                report.conflicts.append((path, [a.name for a in candidates]))
+                continue
+            try:
+                report.files.append(self.ingest_file(path, candidates[0], context, final=True, progress=progress))
+            except OSError as exc:
+                report.errors.append(f"{path}: {exc.strerror or exc}")
+        return report
+
+    # -- one file ------------------------------------------------------------------------------
+    def ingest_file(
+        self,
+        path: Path,
+        adapter: Adapter,
+        context: SourceContext,
+        *,
+        final: bool,
+        progress: Callable[[int], None] | None = None,
+    ) -> FileResult:
+        result = FileResult(path, adapter.name)
+        if adapter.name in self.disabled:
+            return result
+        if adapter.framing == "file":
+            self._ingest_whole(path, adapter, context, result)
+        else:
+            self._ingest_lines(path, adapter, context, result, final, progress)
+        self.log.info(
+            "file_ingested",
+            adapter=adapter.name,
+            folder=str(path.parent),
+            records=result.records,
+            new=result.new,
+            known=result.known,
+            quarantined=result.quarantined,
+        )
+        return result
+
+    def _ingest_lines(
+        self,
+        path: Path,
+        adapter: Adapter,
+        context: SourceContext,
+        result: FileResult,
+        final: bool,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        key = str(path.resolve())
+        with path.open("rb") as handle:
+            ident = identify(path, handle)
+            stored = self.store.position(key, adapter.name)
+            offset, line_no, why = resume_point(handle, ident, stored)
+            if why in ("replaced", "truncated"):
+                result.restarted = why
+            batch: list[Line] = []
+            last_end = offset
+            for line in iter_lines(handle, offset, line_no, adapter.encoding, final=final):
+                batch.append(line)
+                if len(batch) >= BATCH_LINES:
+                    self._commit_lines(key, adapter, context, ident, batch, result)
+                    if progress:
+                        progress(batch[-1].end - last_end)
+                    last_end = batch[-1].end
+                    batch = []
+                    if adapter.name in self.disabled:
+                        return
+            if batch or stored is None or why != "resume":
+                self._commit_lines(key, adapter, context, ident, batch, result, offset, line_no)
+                if progress and batch:
+                    progress(batch[-1].end - last_end)
+
+    def _commit_lines(
+        self,
+        key: str,
+        adapter: Adapter,
+        context: SourceContext,
+        ident: Any,
+        batch: list[Line],
+        result: FileResult,
+        start: int = 0,
+        start_line: int = 0,
+    ) -> None:
+        events: list[tuple[Event, int]] = []
+        bad: list[QuarantineItem] = []
+        path = Path(key)
+        for line in batch:
+            if line.text is None:
+                code = line.error or "encoding"
+                bad.append(QuarantineItem(key, line.offset, line.line_no, adapter.name, code, REASONS_FR[code], None))
+                continue
+            record = Record(path=path, offset=line.offset, line_no=line.line_no, text=line.text, context=context)
+            self._parse(adapter, record, line.text, events, bad)
+        end = batch[-1].end if batch else start
+        last_line = batch[-1].line_no if batch else start_line
+        position = FilePosition(
+            0, key, adapter.name, ident.dev, ident.inode, ident.fp_len, ident.fp_hash, end, last_line, ident.size
+        )
+        self._write(events, bad, result, key, position)
+        result.records += len(batch)
+
+    def _ingest_whole(self, path: Path, adapter: Adapter, context: SourceContext, result: FileResult) -> None:
+        key = str(path.resolve())
+        data, ident = read_whole(path)
+        stored = self.store.position(key, adapter.name)
+        if stored and stored.fp_hash == ident.fp_hash and stored.fp_len == ident.fp_len:
+            return  # this exact content was already ingested
+        position = FilePosition(
+            0, key, adapter.name, ident.dev, ident.inode, ident.fp_len, ident.fp_hash, ident.size, 0, ident.size
+        )
+        events: list[tuple[Event, int]] = []
+        bad: list[QuarantineItem] = []
+        if data is None:
+            bad.append(
+                QuarantineItem(
+                    key,
+                    0,
+                    None,
+                    adapter.name,
+                    "file_too_large",
+                    f"{REASONS_FR['file_too_large']} ({ident.size} octets)",
+                    None,
+                )
+            )
+        else:
+            record = Record(path=path, offset=0, data=data, context=context)
+            self._parse(adapter, record, None, events, bad)
+        result.records += 1
+        self._write(events, bad, result, key, position)
+
+    def _parse(
+        self,
+        adapter: Adapter,
+        record: Record,
+        raw: str | None,
+        events: list[tuple[Event, int]],
+        bad: list[QuarantineItem],
+    ) -> None:
+        try:
+            produced = [e if isinstance(e, EventBase) else parse_event(dict(e)) for e in adapter.parse(record)]
+        except Exception as exc:
+            code, message = explain(exc)
+            keep = raw[:RAW_KEEP] if raw and not contains_patient_data(raw) else None
+            bad.append(
+                QuarantineItem(str(record.path), record.offset, record.line_no, adapter.name, code, message, keep)
+            )
+            if code == "adapter_error":
+                self._adapter_failed(adapter, message)
+            else:
+                self.failures[adapter.name] = 0
+            return
+        self.failures[adapter.name] = 0
+        events.extend((e, record.offset) for e in produced)
+
+    def _adapter_failed(self, adapter: Adapter, message: str) -> None:
+        self.failures[adapter.name] += 1
+        disabled = self.failures[adapter.name] >= self.failure_threshold
+        with self.store.transaction():
+            self.store.record_adapter_failure(adapter.name, message, disabled)
+        if disabled and adapter.name not in self.disabled:
+            self.disabled[adapter.name] = message
+            self.log.error("adapter_disabled", adapter=adapter.name, failures=self.failures[adapter.name])
+
+    def _write(
+        self,
+        events: list[tuple[Event, int]],
+        bad: list[QuarantineItem],
+        result: FileResult,
+        key: str,
+        position: FilePosition,
+    ) -> None:
+        rows: list[EventRow] = []
+        declarations: list[DeclarationRow] = []
+        for event, _offset in events:
+            if isinstance(event, Declaration):
+                declarations.append(self.declaration_row(event))
+            else:
+                rows.append(self.event_row(event, key))
+        with self.store.transaction():
+            new = self.store.insert_events(rows) + self.store.insert_declarations(declarations)
+            self.store.quarantine(bad)
+            self.store.save_position(position)
+            self.store.set_meta("last_ingest", datetime.now(UTC).isoformat(timespec="seconds"))
+        result.new += new
+        result.known += len(rows) + len(declarations) - new
+        result.quarantined += len(bad)
+        result.reasons.update(q.reason for q in bad)
+
+    # -- event → row (privacy happens here, once, for every adapter) ---------------------------
+    def _safe_id(self, value: str) -> str:
+        return f"h:{self.hasher(value)}" if contains_patient_data(value) else value
+
+    def event_row(self, event: Event, source: str | None) -> EventRow:
+        kind, detail, flag = count_key(event)
+        info = None
+        if isinstance(event, MssMessage):
+            info = event.recipient_domain
+        elif event.kind == "dmp_document":
+            info = event.doc_type
+        return (
+            kind,
+            self._safe_id(event.id),
+            event.practitioner,
+            event.day.isoformat(),
+            event.at.astimezone(UTC).isoformat(),
+            self.hasher(event.patient) if event.patient else None,
+            detail,
+            flag,
+            info,
+            None,
+            source,
+        )
+
+    def declaration_row(self, event: Declaration) -> DeclarationRow:
+        return (
+            self._safe_id(event.id),
+            event.practitioner,
+            event.year,
+            event.indicator,
+            float(event.value),
+            event.at.astimezone(UTC).isoformat(),
+        )
+
+
+def iter_files(paths: Iterable[Path]) -> Iterable[Path]:
+    """Files named, and files under folders named (sorted, hidden ones skipped)."""
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and not any(p.startswith(".") for p in child.relative_to(path).parts):
+                    yield child
+        else:
+            yield path

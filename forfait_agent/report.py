@@ -1,0 +1,250 @@
+"""What a doctor reads: French wording, French numbers, the gate first, the best actions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from .events import UNKNOWN_PRACTITIONER
+from .rules import METRICS, AllCondition, Condition, MeanCondition, RateCondition, Rules
+from .scoring import IndicatorResult, PractitionerScore, Score
+
+NBSP = "\u00a0"  # encodable in cp1252, unlike the narrow no-break space
+
+METRIC_LABELS = {
+    "teletransmission": "Télétransmission des feuilles de soins",
+    "apcv": "FSE avec l'appli carte Vitale",
+    "eprescription": "Ordonnance numérique",
+    "mss_patient": "Messages MSSanté aux patients",
+    "dmp": "Documents versés au DMP",
+    "teleservice:aat": "Arrêts de travail en ligne (AAT)",
+    "teleservice:dmt": "Déclarations de médecin traitant (DMT)",
+    "teleservice:pse": "Protocoles de soins électroniques (PSE)",
+    "teleservice:atmp": "Certificats AT-MP en ligne",
+    "teleservice:spe": "Prescriptions de transport en ligne (SPE)",
+    "teleservice:dsg": "Déclarations de grossesse en ligne (DSG)",
+}
+# What one more numerator event is, in the plural, for "Encore 12 …".
+METRIC_UNITS = {
+    "teletransmission": "FSE télétransmises",
+    "apcv": "FSE avec l'appli carte Vitale",
+    "eprescription": "ordonnances numériques",
+    "mss_patient": "messages MSSanté à des patients",
+    "dmp": "documents versés au DMP",
+    "teleservice:aat": "arrêts de travail en ligne",
+    "teleservice:dmt": "déclarations de médecin traitant en ligne",
+    "teleservice:pse": "protocoles de soins électroniques",
+    "teleservice:atmp": "certificats AT-MP en ligne",
+    "teleservice:spe": "prescriptions de transport en ligne",
+    "teleservice:dsg": "déclarations de grossesse en ligne",
+}
+assert set(METRIC_LABELS) == set(METRICS) == set(METRIC_UNITS)
+
+
+def fmt_int(value: float) -> str:
+    return f"{round(value):,}".replace(",", NBSP)
+
+
+def fmt_points(value: float) -> str:
+    if float(value).is_integer():
+        return fmt_int(value)
+    return f"{value:,.1f}".replace(",", NBSP).replace(".", ",")
+
+
+def fmt_eur(value: float) -> str:
+    """2940 → '2 940 €'; cents only when there are some."""
+    if float(value).is_integer():
+        return f"{fmt_int(value)}{NBSP}€"
+    whole = f"{value:,.2f}".replace(",", NBSP).replace(".", ",")
+    return f"{whole}{NBSP}€"
+
+
+def fmt_pct(rate: float | None) -> str:
+    if rate is None:
+        return "—"
+    text = f"{rate * 100:.1f}".replace(".", ",")
+    return f"{text.removesuffix(',0')}{NBSP}%"
+
+
+def fmt_date(value: date) -> str:
+    return value.strftime("%d/%m/%Y")
+
+
+def practitioner_title(rpps: str) -> str:
+    if rpps == UNKNOWN_PRACTITIONER:
+        return "Praticien non identifié (configurez la correspondance vers un RPPS)"
+    return f"Praticien RPPS {rpps}"
+
+
+@dataclass(frozen=True)
+class Action:
+    text: str
+    points: float
+    count: int
+
+    @property
+    def value(self) -> float:
+        """Points gained per missing event: the order the doctor should act in."""
+        return self.points / max(self.count, 1)
+
+
+def _gain(ps: PractitionerScore, ind: IndicatorResult, gate_points: float) -> float:
+    """Points paid more if this indicator alone became met."""
+    if not ind.gate:
+        return ind.max_points if ps.gate_met else 0.0
+    others_met = all(i.met for i in ps.indicators if i.gate and i is not ind)
+    if not others_met:
+        return 0.0
+    return gate_points + sum(i.max_points for i in ps.indicators if not i.gate and i.met)
+
+
+def actions(ps: PractitionerScore, score: Score) -> list[Action]:
+    """Every concrete action that would earn points, best value first."""
+    found = []
+    for ind in ps.indicators:
+        if ind.met:
+            continue
+        gain = _gain(ps, ind, score.gate_points)
+        for miss in ind.missing:
+            if miss.count <= 0:
+                continue
+            target = (
+                f"atteindre {fmt_pct(miss.min_rate)}" if miss.min_rate is not None else f"en avoir {miss.min_count}"
+            )
+            unit = METRIC_UNITS[miss.metric]
+            if miss.count == 1 and miss.metric == "apcv":
+                unit = "FSE avec l'appli carte Vitale"
+            text = f"Encore {fmt_int(miss.count)} {unit} d'ici le 31/12 pour {target}"
+            found.append(Action(text, gain, miss.count))
+    found.sort(key=lambda a: (-a.value, a.count))
+    return [a for a in found if a.points > 0] or found
+
+
+def _bar(rate: float | None, threshold: float | None, width: int = 20) -> Text:
+    """A text bar (█ filled, ░ empty) with '│' at the threshold: readable without colour."""
+    filled = 0 if rate is None else min(width, round(rate * width))
+    mark = None if threshold is None else min(width - 1, round(threshold * width))
+    text = Text()
+    for i in range(width):
+        char = "█" if i < filled else "░"
+        if mark is not None and i == mark:
+            char = "│" if i >= filled else "┃"
+        ok = threshold is not None and rate is not None and rate >= threshold
+        text.append(char, style="green" if ok else "yellow")
+    return text
+
+
+def render(score: Score, console: Console, thresholds: dict[str, float] | None = None) -> None:
+    scheme = "Dotation numérique" if score.scheme == "donum" else "Forfait structure"
+    console.print(
+        Text(f"{score.title} — situation au {fmt_date(score.as_of)}", style="bold"),
+        Text(f"({scheme}, 1 point = {fmt_eur(score.point_value_eur)})"),
+    )
+    if not score.practitioners:
+        console.print(
+            "Aucune donnée pour cette année. Lancez « forfait-agent scan DOSSIER » ou « forfait-agent demo »."
+        )
+        return
+    for ps in score.practitioners:
+        render_practitioner(score, ps, console, thresholds or {})
+
+
+def render_practitioner(
+    score: Score, ps: PractitionerScore, console: Console, rate_thresholds: dict[str, float]
+) -> None:
+    gate_label = "Socle" if score.scheme == "donum" else "Volet 1"
+    status = "ATTEINT ✔" if ps.gate_met else "NON ATTEINT ✘"
+    header = Text()
+    header.append(f"{gate_label} (prérequis) : {status}", style="bold green" if ps.gate_met else "bold red")
+    header.append(f" — {fmt_points(score.gate_points)} points mis en commun")
+    if not ps.gate_met:
+        header.append("\nSans le prérequis, aucun point n'est versé.", style="red")
+
+    table = Table(show_header=True, header_style="bold", expand=True)
+    table.add_column("Indicateur", ratio=5)
+    table.add_column("Groupe", ratio=1)
+    table.add_column("État", ratio=2)
+    table.add_column("Points", justify="right", ratio=1)
+    ordered = [i for i in ps.indicators if i.gate] + [i for i in ps.indicators if not i.gate]
+    for ind in ordered:
+        if ind.met:
+            state = Text("✔ atteint", style="green")
+        elif ind.declared is not None and not ind.missing:
+            state = Text("? à déclarer", style="yellow")
+        else:
+            state = Text("✘ non atteint", style="red")
+        pts = "commun" if ind.gate else f"{fmt_points(ind.points)} / {fmt_points(ind.max_points)}"
+        table.add_row(ind.label, ind.group, state, pts)
+
+    metrics = Table(show_header=True, header_style="bold", expand=True, title="Usages mesurés")
+    metrics.add_column("Usage", ratio=4)
+    metrics.add_column("Nombre", justify="right", ratio=2)
+    metrics.add_column("Taux", justify="right", ratio=1)
+    metrics.add_column("Seuil", justify="right", ratio=1)
+    metrics.add_column("Progression (│ = seuil)", ratio=3)
+    metrics.add_column("Projection 31/12", justify="right", ratio=2)
+    used = {m for i in ps.indicators for m in i.metrics}
+    for metric_id in METRICS:
+        if metric_id not in used:
+            continue
+        value = ps.metrics[metric_id]
+        rate = None if value.rate is None else float(value.rate)
+        projected = None if value.projected_rate is None else float(value.projected_rate)
+        threshold = rate_thresholds.get(metric_id)
+        metrics.add_row(
+            METRIC_LABELS[metric_id],
+            f"{fmt_int(value.numerator)} / {fmt_int(value.denominator)}",
+            fmt_pct(rate),
+            fmt_pct(threshold),
+            _bar(rate, threshold),
+            fmt_pct(projected),
+        )
+
+    total = Text()
+    total.append(f"Total : {fmt_points(ps.points)} points = {fmt_eur(ps.euros)}", style="bold")
+    total.append(f"  (maximum {fmt_points(ps.max_points)} points = {fmt_eur(ps.max_points * score.point_value_eur)})")
+
+    todo = Text()
+    best = actions(ps, score)[:3]
+    if best:
+        todo.append("Actions les plus rentables :\n", style="bold")
+        for action in best:
+            gain = f" → +{fmt_points(action.points)} points" if action.points else ""
+            todo.append(f"  • {action.text}{gain}\n")
+    undeclared = [i for i in ps.indicators if i.declared is False]
+    if undeclared:
+        todo.append("À déclarer si vous le remplissez (forfait-agent declare ID oui) :\n", style="bold")
+        for ind in undeclared:
+            gain = "prérequis" if ind.gate else f"+{fmt_points(ind.max_points)} points"
+            todo.append(f"  • {ind.id} — {ind.label} ({gain})\n")
+
+    console.print(Panel.fit(header, title=practitioner_title(ps.rpps), title_align="left"))
+    console.print(table)
+    console.print(metrics)
+    console.print(total)
+    if todo:
+        console.print(todo)
+
+
+def rate_thresholds(rules: Rules) -> dict[str, float]:
+    """Lowest threshold per metric across the year's indicators, for the progress bars."""
+    found: dict[str, float] = {}
+
+    def visit(cond: Condition) -> None:
+        if isinstance(cond, RateCondition):
+            found[cond.metric] = min(found.get(cond.metric, 1.0), cond.min_rate)
+        elif isinstance(cond, MeanCondition):
+            for m in cond.mean_of:
+                found[m] = min(found.get(m, 1.0), cond.min_rate)
+        elif isinstance(cond, AllCondition):
+            for sub in cond.all:
+                visit(sub)
+
+    for ind in rules.indicators:
+        visit(ind.condition)
+    return found

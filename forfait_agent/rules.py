@@ -1,0 +1,276 @@
+"""Rules files: one TOML file per year, validated by pydantic, shipped in the wheel.
+
+A new year is a new data file, never new code: files in the user's rules folder override or add
+to the built-in ones.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    model_validator,
+)
+
+from .events import SERVICES
+
+BASE_METRICS = ("teletransmission", "apcv", "eprescription", "mss_patient", "dmp")
+METRICS: tuple[str, ...] = BASE_METRICS + tuple(f"teleservice:{s}" for s in SERVICES)
+
+
+class RulesError(Exception):
+    """A rules file is missing, unreadable or invalid; the message names the file and the key."""
+
+
+def _check_metric(value: str) -> str:
+    if value not in METRICS:
+        raise ValueError(f"unknown metric {value!r}; known: {', '.join(METRICS)}")
+    return value
+
+
+MetricId = Annotated[str, AfterValidator(_check_metric)]
+
+
+class _Cond(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def metrics(self) -> tuple[str, ...]:
+        """Metrics this condition depends on, in order, without duplicates."""
+        return ()
+
+
+class RateCondition(_Cond):
+    metric: MetricId
+    min_rate: float = Field(ge=0, le=1)
+
+    def metrics(self) -> tuple[str, ...]:
+        return (self.metric,)
+
+
+class CountCondition(_Cond):
+    metric: MetricId
+    min_count: int = Field(ge=1)
+
+    def metrics(self) -> tuple[str, ...]:
+        return (self.metric,)
+
+
+class MeanCondition(_Cond):
+    mean_of: list[MetricId] = Field(min_length=1)
+    min_rate: float = Field(ge=0, le=1)
+
+    def metrics(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self.mean_of))
+
+
+class DeclaredCondition(_Cond):
+    declared: Literal[True]
+
+
+class AllCondition(_Cond):
+    all: list[Condition] = Field(min_length=1)
+
+    def metrics(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(m for c in self.all for m in c.metrics()))
+
+
+def _condition_tag(value: Any) -> str | None:
+    if isinstance(value, BaseModel):
+        return type(value).__name__
+    if not isinstance(value, dict):
+        return None
+    for key, tag in (
+        ("all", "AllCondition"),
+        ("declared", "DeclaredCondition"),
+        ("mean_of", "MeanCondition"),
+        ("min_count", "CountCondition"),
+        ("min_rate", "RateCondition"),
+    ):
+        if key in value:
+            return tag
+    return None
+
+
+Condition = Annotated[
+    Annotated[RateCondition, Tag("RateCondition")]
+    | Annotated[CountCondition, Tag("CountCondition")]
+    | Annotated[MeanCondition, Tag("MeanCondition")]
+    | Annotated[AllCondition, Tag("AllCondition")]
+    | Annotated[DeclaredCondition, Tag("DeclaredCondition")],
+    Discriminator(
+        _condition_tag,
+        custom_error_type="invalid_condition",
+        custom_error_message="a condition needs one of: min_rate, min_count, mean_of, all, declared",
+    ),
+]
+AllCondition.model_rebuild()
+
+
+class Group(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    label: str
+    gate: bool = False
+    points: int | None = Field(default=None, ge=0)
+    source: str | None = None
+    note: str | None = None
+
+
+class Indicator(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9_:\-]+$")
+    group: str
+    label: str
+    points: float | None = Field(default=None, ge=0)
+    condition: Condition
+    source: str = Field(min_length=3)
+    note: str | None = None
+
+
+class Rules(BaseModel):
+    """One year's rules. Points are floats because 2023–2025 téléservices are worth 22.5."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    year: int = Field(ge=2017, le=2100)
+    scheme: Literal["forfait_structure", "donum"]
+    title: str
+    point_value_eur: float = Field(gt=0)
+    source: str
+    note: str | None = None
+    campaign: str | None = None
+    groups: list[Group] = Field(min_length=1)
+    indicators: list[Indicator] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Rules:
+        groups = {g.id: g for g in self.groups}
+        if len(groups) != len(self.groups):
+            raise ValueError("group ids must be unique")
+        gates = [g for g in self.groups if g.gate]
+        if len(gates) != 1:
+            raise ValueError("exactly one group must have gate = true")
+        if gates[0].points is None:
+            raise ValueError(f"gate group {gates[0].id!r} needs pooled points")
+        seen: set[str] = set()
+        for ind in self.indicators:
+            if ind.id in seen:
+                raise ValueError(f"indicator id {ind.id!r} appears twice")
+            seen.add(ind.id)
+            group = groups.get(ind.group)
+            if group is None:
+                raise ValueError(f"indicator {ind.id!r}: unknown group {ind.group!r}")
+            if group.gate and ind.points is not None:
+                raise ValueError(f"indicator {ind.id!r}: gate indicators take no points (pooled)")
+            if not group.gate and ind.points is None:
+                raise ValueError(f"indicator {ind.id!r}: points are required outside the gate")
+        return self
+
+    @cached_property
+    def gate(self) -> Group:
+        return next(g for g in self.groups if g.gate)
+
+    @property
+    def max_points(self) -> float:
+        return (self.gate.points or 0) + sum(i.points or 0 for i in self.indicators)
+
+
+def _format_loc(data: dict[str, Any], loc: tuple[int | str, ...]) -> str:
+    """Turn ('indicators', 3, 'condition', 'min_rate') into 'indicators[3] (id = dmp).condition.min_rate'."""
+    parts: list[str] = []
+    node: Any = data
+    for item in loc:
+        if isinstance(item, int):
+            label = f"[{item}]"
+            if isinstance(node, list) and item < len(node) and isinstance(node[item], dict):
+                ident = node[item].get("id")
+                if ident:
+                    label += f" (id = {ident})"
+            parts.append(label)
+            node = node[item] if isinstance(node, list) and item < len(node) else None
+        else:
+            if isinstance(node, dict) and item in node:
+                node = node[item]
+            elif isinstance(node, dict):
+                node = None
+            else:
+                # Tagged-union names (RateCondition, …) are not keys of the file: skip them.
+                continue
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts) or "(racine)"
+
+
+def parse_rules(text: str, origin: str) -> Rules:
+    """Parse and validate a rules file's text; RulesError names `origin` and the offending key."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RulesError(f"{origin}: TOML invalide : {exc}") from exc
+    try:
+        return Rules.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{origin}: {exc.error_count()} erreur(s)"]
+        for err in exc.errors():
+            lines.append(f"  - {_format_loc(data, err['loc'])}: {err['msg']}")
+        raise RulesError("\n".join(lines)) from exc
+
+
+def load_rules_file(path: Path) -> Rules:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RulesError(f"{path}: lecture impossible : {exc.strerror or exc}") from exc
+    rules = parse_rules(text, str(path))
+    if path.stem.isdigit() and int(path.stem) != rules.year:
+        raise RulesError(f"{path}: year = {rules.year} ne correspond pas au nom du fichier")
+    return rules
+
+
+def builtin_rules_dir() -> Path:
+    """Rules shipped in the wheel (`forfait_agent/_rules`), or the source tree's `rules/`."""
+    packaged = Path(str(resources.files("forfait_agent"))) / "_rules"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "rules"
+
+
+class RuleBook:
+    """Every known year: built-in files, overridden or extended by the user's rules folder."""
+
+    def __init__(self, user_dir: Path | None = None) -> None:
+        self.user_dir = user_dir
+        self._paths: dict[int, Path] = {}
+        for directory in (builtin_rules_dir(), user_dir):
+            if directory is None or not directory.is_dir():
+                continue
+            for path in sorted(directory.glob("*.toml")):
+                if path.stem.isdigit():
+                    self._paths[int(path.stem)] = path
+        self._cache: dict[int, Rules] = {}
+
+    def years(self) -> list[int]:
+        return sorted(self._paths)
+
+    def path(self, year: int) -> Path:
+        return self._paths[year]
+
+    def get(self, year: int) -> Rules:
+        if year not in self._paths:
+            known = ", ".join(str(y) for y in self.years())
+            raise RulesError(f"aucune règle pour l'année {year} (années connues : {known})")
+        if year not in self._cache:
+            self._cache[year] = load_rules_file(self._paths[year])
+        return self._cache[year]

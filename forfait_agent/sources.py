@@ -1,0 +1,185 @@
+"""Reading files as records: line framing with byte offsets, whole-file framing, fingerprints.
+
+A path is not an identity: a file is recognised by a hash of its first bytes (compared on the
+shorter prefix while it is small), so a truncated or replaced file is read again from its start
+and a grown one resumes at the offset after its last complete line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from .store import FilePosition
+
+FINGERPRINT_BYTES = 1024
+CHUNK = 1 << 20
+MAX_LINE_BYTES = 1 << 20  # a longer line is quarantined and skipped
+MAX_FILE_BYTES = 64 << 20  # whole-file records larger than this are quarantined
+
+_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One framed line: `text` is None when `error` says why it could not be decoded."""
+
+    offset: int
+    end: int  # offset just after the line's terminator
+    line_no: int
+    text: str | None
+    error: str | None = None  # "encoding" | "line_too_long"
+    raw: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    dev: int | None
+    inode: int | None
+    size: int
+    fp_len: int
+    fp_hash: str
+
+
+def identify(path: Path, handle: BinaryIO) -> Identity:
+    st = os.fstat(handle.fileno())
+    handle.seek(0)
+    head = handle.read(FINGERPRINT_BYTES)
+    return Identity(
+        dev=st.st_dev or None,
+        inode=st.st_ino or None,
+        size=st.st_size,
+        fp_len=len(head),
+        fp_hash=hashlib.sha256(head).hexdigest(),
+    )
+
+
+def prefix_hash(handle: BinaryIO, length: int) -> str:
+    handle.seek(0)
+    return hashlib.sha256(handle.read(length)).hexdigest()
+
+
+def resume_point(handle: BinaryIO, ident: Identity, stored: FilePosition | None) -> tuple[int, int, str]:
+    """Where to start reading: (offset, line_no, why). Restart when the file is not the one
+    whose position was stored (different first bytes) or when it shrank below the offset."""
+    if stored is None:
+        return 0, 0, "new"
+    if ident.size < stored.fp_len or prefix_hash(handle, stored.fp_len) != stored.fp_hash:
+        return 0, 0, "replaced"
+    if ident.size < stored.offset:
+        return 0, 0, "truncated"
+    return stored.offset, stored.line_no, "resume"
+
+
+def _codec(encoding: str) -> codecs.CodecInfo:
+    return codecs.lookup(encoding)
+
+
+def newline_for(encoding: str, head: bytes) -> tuple[bytes, str]:
+    """The newline byte sequence and the exact codec to decode lines with.
+
+    UTF-16 without an explicit byte order takes it from the BOM (little-endian by default).
+    """
+    name = _codec(encoding).name
+    if name == "utf-16":
+        name = "utf-16-be" if head.startswith(codecs.BOM_UTF16_BE) else "utf-16-le"
+    return "\n".encode(name), name
+
+
+def _complete_lines(buf: bytes, nl: bytes, unit: int) -> tuple[list[bytes], int]:
+    """Split off the complete lines of `buf` (without terminators) and how many bytes they use."""
+    if unit == 1:
+        parts = buf.split(nl)
+        parts.pop()  # the unterminated remainder (possibly empty)
+        return parts, sum(len(p) for p in parts) + len(parts)
+    lines, consumed, search = [], 0, 0
+    while (idx := buf.find(nl, search)) != -1:
+        if (idx - consumed) % unit:  # a match straddling two code units
+            search = idx + 1
+            continue
+        lines.append(buf[consumed:idx])
+        consumed = search = idx + unit
+    return lines, consumed
+
+
+def iter_lines(
+    handle: BinaryIO,
+    start: int,
+    line_no: int,
+    encoding: str,
+    *,
+    final: bool,
+    max_line: int = MAX_LINE_BYTES,
+) -> Iterator[Line]:
+    """Complete lines from `start`. The last unterminated line is yielded only when `final`
+    (a one-shot scan of a finished export); a live tail waits for its newline."""
+    handle.seek(0)
+    nl, codec = newline_for(encoding, handle.read(4))
+    unit = len(nl)
+    handle.seek(start)
+    pos = start  # file offset of buf[0]
+    buf = b""
+    skipping = False  # inside an over-long line, discarding until its newline
+    while True:
+        chunk = handle.read(CHUNK)
+        eof = not chunk
+        buf += chunk
+        lines, consumed = _complete_lines(buf, nl, unit)
+        for raw in lines:
+            end = pos + len(raw) + unit
+            if skipping:
+                skipping = False
+            else:
+                line_no += 1
+                yield _make_line(raw, pos, end, line_no, codec)
+            pos = end
+        buf = buf[consumed:]
+        if len(buf) > max_line:
+            if not skipping:
+                line_no += 1
+                yield Line(pos, pos + len(buf), line_no, None, "line_too_long")
+                skipping = True
+            cut = len(buf) - len(buf) % unit
+            pos += cut
+            buf = buf[cut:]
+        if eof:
+            if buf and final and not skipping:
+                line_no += 1
+                yield _make_line(buf, pos, pos + len(buf), line_no, codec)
+            return
+
+
+def _make_line(raw: bytes, offset: int, end: int, line_no: int, codec: str) -> Line:
+    if offset == 0:
+        for bom in _BOMS:
+            if raw.startswith(bom):
+                raw = raw[len(bom) :]
+                break
+    unit = 2 if codec.startswith("utf-16") else 1
+    cr = "\r".encode(codec)
+    if raw.endswith(cr) and (len(raw) - len(cr)) % unit == 0:
+        raw = raw[: -len(cr)]
+    try:
+        return Line(offset, end, line_no, raw.decode(codec))
+    except UnicodeDecodeError:
+        return Line(offset, end, line_no, None, "encoding", raw[:200])
+
+
+def read_whole(path: Path, limit: int = MAX_FILE_BYTES) -> tuple[bytes | None, Identity]:
+    """A whole file for file framing, or None when it exceeds `limit` bytes."""
+    with path.open("rb") as handle:
+        st = os.fstat(handle.fileno())
+        if st.st_size > limit:
+            head = handle.read(FINGERPRINT_BYTES)
+            return None, Identity(
+                st.st_dev or None, st.st_ino or None, st.st_size, len(head), hashlib.sha256(head).hexdigest()
+            )
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        return None, Identity(st.st_dev or None, st.st_ino or None, len(data), 0, "")
+    return data, Identity(st.st_dev or None, st.st_ino or None, len(data), len(data), hashlib.sha256(data).hexdigest())

@@ -1,0 +1,377 @@
+"""Durable state in one SQLite file: events, per-day counts, file positions, quarantine.
+
+Per-day counts are kept by triggers, so a score is an aggregate over a few thousand rows whatever
+the number of events, and they can never drift from the events table.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+DB_FILE = "forfait-agent.sqlite3"
+
+# Forward-only migrations; index + 1 is the resulting `user_version`.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE events (
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        practitioner TEXT NOT NULL,
+        day TEXT NOT NULL,            -- Europe/Paris calendar day, YYYY-MM-DD
+        at TEXT NOT NULL,             -- ISO 8601 with offset
+        patient TEXT,                 -- salted HMAC, never the identifier itself
+        detail TEXT NOT NULL DEFAULT '',  -- fse: vitale mode; teleservice: service
+        flag INTEGER NOT NULL DEFAULT 0,  -- the numerator flag of the kind
+        info TEXT,                    -- non-identifying extra: MSS domain, DMP document type
+        attribution TEXT,             -- identity the practitioner was derived from, for re-attribution
+        source TEXT,
+        PRIMARY KEY (kind, id)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE counts (
+        practitioner TEXT NOT NULL,
+        day TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        flag INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (day, practitioner, kind, detail, flag)
+    ) WITHOUT ROWID;
+
+    CREATE TRIGGER events_ai AFTER INSERT ON events BEGIN
+        INSERT INTO counts (practitioner, day, kind, detail, flag, n)
+        VALUES (NEW.practitioner, NEW.day, NEW.kind, NEW.detail, NEW.flag, 1)
+        ON CONFLICT DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER events_ad AFTER DELETE ON events BEGIN
+        UPDATE counts SET n = n - 1
+        WHERE practitioner = OLD.practitioner AND day = OLD.day AND kind = OLD.kind
+          AND detail = OLD.detail AND flag = OLD.flag;
+    END;
+    CREATE TRIGGER events_au AFTER UPDATE OF practitioner, day, detail, flag ON events BEGIN
+        UPDATE counts SET n = n - 1
+        WHERE practitioner = OLD.practitioner AND day = OLD.day AND kind = OLD.kind
+          AND detail = OLD.detail AND flag = OLD.flag;
+        INSERT INTO counts (practitioner, day, kind, detail, flag, n)
+        VALUES (NEW.practitioner, NEW.day, NEW.kind, NEW.detail, NEW.flag, 1)
+        ON CONFLICT DO UPDATE SET n = n + 1;
+    END;
+    CREATE INDEX events_attribution ON events (attribution) WHERE attribution IS NOT NULL;
+
+    CREATE TABLE declarations (
+        id TEXT PRIMARY KEY,
+        practitioner TEXT NOT NULL,
+        year INTEGER NOT NULL,
+        indicator TEXT NOT NULL,
+        value REAL NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX declarations_year ON declarations (year, practitioner, indicator, at);
+
+    CREATE TABLE quarantine (
+        id INTEGER PRIMARY KEY,
+        source TEXT NOT NULL,
+        offset INTEGER NOT NULL,
+        line_no INTEGER,
+        adapter TEXT,
+        reason TEXT NOT NULL,         -- stable code, e.g. invalid_json
+        message TEXT NOT NULL,        -- French, for the doctor
+        raw TEXT,                     -- only when it holds no patient data
+        at TEXT NOT NULL,
+        UNIQUE (source, offset, reason)
+    );
+
+    CREATE TABLE files (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL,
+        adapter TEXT NOT NULL,
+        dev INTEGER,
+        inode INTEGER,
+        fp_len INTEGER NOT NULL,      -- how many leading bytes fp_hash covers
+        fp_hash TEXT NOT NULL,
+        offset INTEGER NOT NULL,      -- byte offset after the last consumed record
+        line_no INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (path, adapter)
+    );
+
+    CREATE TABLE adapter_status (
+        adapter TEXT PRIMARY KEY,
+        disabled_at TEXT,
+        failures INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    );
+
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+    """,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FilePosition:
+    id: int
+    path: str
+    adapter: str
+    dev: int | None
+    inode: int | None
+    fp_len: int
+    fp_hash: str
+    offset: int
+    line_no: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineItem:
+    source: str
+    offset: int
+    line_no: int | None
+    adapter: str | None
+    reason: str
+    message: str
+    raw: str | None
+
+
+EventRow = tuple[str, str, str, str, str, str | None, str, int, str | None, str | None, str | None]
+DeclarationRow = tuple[str, str, int, str, float, str]
+CountKey = tuple[str, str, int]  # (kind, detail, flag)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class StoreError(Exception):
+    """The database cannot be opened or is newer than this program."""
+
+
+class Store:
+    """One connection, one writer. Every write goes through `transaction()`."""
+
+    def __init__(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.path = data_dir / DB_FILE
+        if not self.path.exists():
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
+            os.close(fd)
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA busy_timeout=5000")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: base de données illisible ({exc})") from exc
+        for suffix in ("-wal", "-shm"):
+            sidecar = Path(f"{self.path}{suffix}")
+            if sidecar.exists():
+                sidecar.chmod(0o600)
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"{self.path}: base créée par une version plus récente de forfait-agent (schéma {version})"
+            )
+        for index in range(version, len(MIGRATIONS)):
+            with self.transaction():
+                for statement in _split_sql(MIGRATIONS[index]):
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {index + 1}")
+
+    def close(self) -> None:
+        with suppress(sqlite3.Error):
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """`BEGIN IMMEDIATE` … `COMMIT`: events and file offsets land together or not at all."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- writes (call inside transaction()) ------------------------------------------------
+    def insert_events(self, rows: Sequence[EventRow]) -> int:
+        """Insert events, ignoring (kind, id) already known; return how many were new."""
+        if not rows:
+            return 0
+        cur = self.db.executemany(
+            "INSERT INTO events (kind, id, practitioner, day, at, patient, detail, flag, info,"
+            " attribution, source) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+            rows,
+        )
+        # rowcount sums sqlite3_changes(), which leaves out the trigger's writes to `counts`.
+        return cur.rowcount
+
+    def insert_declarations(self, rows: Sequence[DeclarationRow]) -> int:
+        if not rows:
+            return 0
+        return self.db.executemany(
+            "INSERT INTO declarations (id, practitioner, year, indicator, value, at)"
+            " VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+            rows,
+        ).rowcount
+
+    def quarantine(self, items: Iterable[QuarantineItem]) -> int:
+        now = _now()
+        return self.db.executemany(
+            "INSERT INTO quarantine (source, offset, line_no, adapter, reason, message, raw, at)"
+            " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+            [(q.source, q.offset, q.line_no, q.adapter, q.reason, q.message, q.raw, now) for q in items],
+        ).rowcount
+
+    def save_position(self, pos: FilePosition) -> int:
+        """Insert or update a file's position; returns its row id."""
+        row = self.db.execute(
+            "INSERT INTO files (path, adapter, dev, inode, fp_len, fp_hash, offset, line_no, size,"
+            " updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT (path, adapter) DO UPDATE SET dev=excluded.dev, inode=excluded.inode,"
+            " fp_len=excluded.fp_len, fp_hash=excluded.fp_hash, offset=excluded.offset,"
+            " line_no=excluded.line_no, size=excluded.size, updated_at=excluded.updated_at"
+            " RETURNING id",
+            (
+                pos.path,
+                pos.adapter,
+                pos.dev,
+                pos.inode,
+                pos.fp_len,
+                pos.fp_hash,
+                pos.offset,
+                pos.line_no,
+                pos.size,
+                _now(),
+            ),
+        ).fetchone()
+        return int(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def record_adapter_failure(self, adapter: str, error: str, disabled: bool) -> None:
+        self.db.execute(
+            "INSERT INTO adapter_status (adapter, failures, last_error, disabled_at) VALUES (?, 1, ?, ?)"
+            " ON CONFLICT DO UPDATE SET failures = failures + 1, last_error = excluded.last_error,"
+            " disabled_at = COALESCE(excluded.disabled_at, disabled_at)",
+            (adapter, error, _now() if disabled else None),
+        )
+
+    # -- reads -------------------------------------------------------------------------------
+    def position(self, path: str, adapter: str) -> FilePosition | None:
+        row = self.db.execute(
+            "SELECT id, path, adapter, dev, inode, fp_len, fp_hash, offset, line_no, size FROM files"
+            " WHERE path = ? AND adapter = ?",
+            (path, adapter),
+        ).fetchone()
+        return FilePosition(*row) if row else None
+
+    def positions(self) -> list[FilePosition]:
+        rows = self.db.execute(
+            "SELECT id, path, adapter, dev, inode, fp_len, fp_hash, offset, line_no, size FROM files ORDER BY path"
+        ).fetchall()
+        return [FilePosition(*row) for row in rows]
+
+    def counts(self, start: date, end: date, practitioner: str | None = None) -> dict[str, dict[CountKey, int]]:
+        """Per practitioner, the number of events by (kind, detail, flag) between two days."""
+        sql = "SELECT practitioner, kind, detail, flag, SUM(n) FROM counts WHERE day >= ? AND day <= ?"
+        args: list[Any] = [start.isoformat(), end.isoformat()]
+        if practitioner:
+            sql += " AND practitioner = ?"
+            args.append(practitioner)
+        sql += " GROUP BY practitioner, kind, detail, flag HAVING SUM(n) > 0"
+        result: dict[str, dict[CountKey, int]] = {}
+        for rpps, kind, detail, flag, n in self.db.execute(sql, args):
+            result.setdefault(rpps, {})[(kind, detail, flag)] = int(n)
+        return result
+
+    def monthly_counts(self, start: date, end: date) -> dict[str, dict[str, dict[CountKey, int]]]:
+        """Per practitioner and month (YYYY-MM), counts by (kind, detail, flag): for charts."""
+        result: dict[str, dict[str, dict[CountKey, int]]] = {}
+        for rpps, month, kind, detail, flag, n in self.db.execute(
+            "SELECT practitioner, substr(day, 1, 7), kind, detail, flag, SUM(n) FROM counts"
+            " WHERE day >= ? AND day <= ? GROUP BY 1, 2, 3, 4, 5 HAVING SUM(n) > 0",
+            (start.isoformat(), end.isoformat()),
+        ):
+            result.setdefault(rpps, {}).setdefault(month, {})[(kind, detail, flag)] = int(n)
+        return result
+
+    def declarations(self, year: int) -> dict[str, dict[str, float]]:
+        """Latest declared value per practitioner and indicator for a year."""
+        result: dict[str, dict[str, float]] = {}
+        for rpps, indicator, value in self.db.execute(
+            "SELECT practitioner, indicator, value FROM declarations WHERE year = ? ORDER BY at, id",
+            (year,),
+        ):
+            result.setdefault(rpps, {})[indicator] = float(value)
+        return result
+
+    def years(self) -> list[int]:
+        rows = self.db.execute(
+            "SELECT DISTINCT CAST(substr(day, 1, 4) AS INTEGER) FROM counts WHERE n > 0"
+            " UNION SELECT DISTINCT year FROM declarations ORDER BY 1"
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def quarantine_summary(self) -> list[tuple[str, str, int]]:
+        """(reason, example message, count) by reason."""
+        return [
+            (r, m, int(n))
+            for r, m, n in self.db.execute(
+                "SELECT reason, MIN(message), COUNT(*) FROM quarantine GROUP BY reason ORDER BY 3 DESC"
+            )
+        ]
+
+    def quarantine_items(self, limit: int = 50) -> list[tuple[str, int, int | None, str, str]]:
+        return self.db.execute(
+            "SELECT source, offset, line_no, reason, message FROM quarantine ORDER BY id DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+
+    def adapter_statuses(self) -> list[tuple[str, int, str | None, str | None]]:
+        return self.db.execute(
+            "SELECT adapter, failures, last_error, disabled_at FROM adapter_status ORDER BY adapter"
+        ).fetchall()
+
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def event_count(self) -> int:
+        return int(self.db.execute("SELECT COALESCE(SUM(n), 0) FROM counts").fetchone()[0])
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    statements, buffer = [], []
+    for line in script.splitlines():
+        buffer.append(line)
+        candidate = "\n".join(buffer).strip()
+        if candidate.endswith(";") and sqlite3.complete_statement(candidate):
+            statements.append(candidate)
+            buffer = []
+    tail = "\n".join(buffer).strip()
+    if tail:
+        statements.append(tail)
+    return [s for s in statements if s.strip(" ;\n")]
