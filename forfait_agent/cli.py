@@ -210,7 +210,7 @@ def _run_scan(app: Any, paths: list[Path], adapter: str | None, practitioner: st
     from .ingest import iter_files
 
     context = app.settings.context(practitioner=practitioner)
-    total = sum(p.stat().st_size for p in iter_files(paths))
+    total = sum(p.stat().st_size for p in iter_files(paths, app.home))
     show = sys.stderr.isatty() and total > 20_000_000
     with Progress(
         "[progress.description]{task.description}",
@@ -221,7 +221,9 @@ def _run_scan(app: Any, paths: list[Path], adapter: str | None, practitioner: st
         transient=True,
     ) as progress:
         task = progress.add_task("Ingestion", total=total)
-        return app.ingestor.scan(paths, adapter=adapter, context=context, progress=lambda n: progress.advance(task, n))
+        return app.ingestor.scan(
+            paths, adapter=adapter, context=context, exclude=app.home, progress=lambda n: progress.advance(task, n)
+        )
 
 
 def print_scan_report(report: Any, console: Any) -> None:
@@ -239,10 +241,8 @@ def print_scan_report(report: Any, console: Any) -> None:
         if result.restarted:
             console.print(f"  Fichier {result.path} relu depuis le début ({result.restarted}).")
     if report.unmatched:
-        console.print(
-            f"Ignorés (aucun adaptateur ne reconnaît ce nom) : {len(report.unmatched)} fichier(s), "
-            f"par ex. {report.unmatched[0].name}"
-        )
+        names = ", ".join(p.name for p in report.unmatched[:3]) + (" …" if len(report.unmatched) > 3 else "")
+        console.print(f"Ignorés (aucun adaptateur ne reconnaît ce nom) : {len(report.unmatched)} fichier(s) : {names}")
     for path, names in report.conflicts:
         console.print(
             f"Conflit : {path.name} est revendiqué par {', '.join(names)} ; "

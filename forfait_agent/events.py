@@ -1,7 +1,8 @@
 """Canonical events (forfait-events v1): the only shape adapters may produce.
 
-Validation is strict (no silent coercion of "yes" into True) so that a malformed export line is
-quarantined instead of being counted wrongly. Naive datetimes are Europe/Paris local time.
+Validation is strict where it matters (no coercion of "yes" into True, nor of 1 into an id) so
+that a malformed export line is quarantined instead of being counted wrongly. Naive datetimes are
+Europe/Paris local time.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
     TypeAdapter,
     field_validator,
 )
@@ -65,16 +70,25 @@ def _check_rpps(value: str) -> str:
 
 
 Rpps = Annotated[str, BeforeValidator(normalize_rpps), AfterValidator(_check_rpps)]
-ParisDatetime = Annotated[datetime, AfterValidator(_paris)]
+
+
+def _no_timestamp(value: Any) -> Any:
+    """Refuse bare numbers: an epoch in an export is far more likely a misplaced column."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("expected an ISO 8601 date-time, not a number")
+    return value
+
+
+ParisDatetime = Annotated[datetime, BeforeValidator(_no_timestamp), AfterValidator(_paris)]
 
 
 class EventBase(BaseModel):
-    model_config = ConfigDict(extra="ignore", strict=True, frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
 
-    id: str = Field(min_length=1, max_length=512)
+    id: StrictStr = Field(min_length=1, max_length=512)
     at: ParisDatetime
     practitioner: Rpps
-    patient: str | None = None
+    patient: StrictStr | None = None
 
     @property
     def day(self) -> date:
@@ -89,7 +103,7 @@ class Consultation(EventBase):
 class Fse(EventBase):
     kind: Literal["fse"]
     vitale: Literal["carte", "apcv", "sans_vitale"]
-    transmitted: bool = True
+    transmitted: StrictBool = True
 
 
 class Fsp(EventBase):
@@ -98,13 +112,13 @@ class Fsp(EventBase):
 
 class Prescription(EventBase):
     kind: Literal["prescription"]
-    electronic: bool
+    electronic: StrictBool
 
 
 class MssMessage(EventBase):
     kind: Literal["mss_message"]
-    recipient: str = Field(min_length=1)
-    to_patient: bool | None = None
+    recipient: StrictStr = Field(min_length=1)
+    to_patient: StrictBool | None = None
 
     @field_validator("recipient")
     @classmethod
@@ -126,20 +140,20 @@ class MssMessage(EventBase):
 
 class DmpDocument(EventBase):
     kind: Literal["dmp_document"]
-    doc_type: str | None = None
+    doc_type: StrictStr | None = None
 
 
 class Teleservice(EventBase):
     kind: Literal["teleservice"]
     service: Literal["aat", "dmt", "pse", "atmp", "spe", "dsg"]
-    online: bool
+    online: StrictBool
 
 
 class Declaration(EventBase):
     kind: Literal["declaration"]
-    indicator: str = Field(min_length=1)
-    year: int = Field(ge=2000, le=2100)
-    value: bool | float
+    indicator: StrictStr = Field(min_length=1)
+    year: StrictInt = Field(ge=2000, le=2100)
+    value: StrictBool | StrictInt | StrictFloat
 
     @property
     def truthy(self) -> bool:
@@ -160,5 +174,5 @@ def parse_event_json(text: str | bytes) -> Event:
 
 
 def parse_event(data: dict[str, Any]) -> Event:
-    """Validate a mapping built by an adapter (Python mode, still strict)."""
+    """Validate a mapping built by an adapter (datetimes may be objects or ISO strings)."""
     return EVENT_ADAPTER.validate_python(data)

@@ -135,9 +135,8 @@ class Ingestor:
         self.log = log
         self.failure_threshold = failure_threshold
         self.failures: Counter[str] = Counter()
-        self.disabled: dict[str, str] = {
-            name: error or "" for name, _, error, disabled_at in store.adapter_statuses() if disabled_at
-        }
+        # Disabled for this process only: the next start (often with a fixed plugin) retries.
+        self.disabled: dict[str, str] = {}
 
     # -- adapter choice ------------------------------------------------------------------------
     def adapters_for(self, path: Path) -> list[Adapter]:
@@ -153,12 +152,13 @@ class Ingestor:
         adapter: str | None = None,
         context: SourceContext | None = None,
         progress: Callable[[int], None] | None = None,
+        exclude: Path | None = None,
     ) -> ScanReport:
         """One-shot ingest of files and folders (recursively), idempotent."""
         report = ScanReport()
         context = context or SourceContext()
         forced = self.adapters[adapter] if adapter else None
-        for path in iter_files(paths):
+        for path in iter_files(paths, exclude):
             candidates = [forced] if forced else self.adapters_for(path)
             if not candidates:
                 report.unmatched.append(path)
@@ -247,13 +247,16 @@ class Ingestor:
         events: list[tuple[Event, int]] = []
         bad: list[QuarantineItem] = []
         path = Path(key)
-        for line in batch:
+        for index, line in enumerate(batch):
             if line.text is None:
                 code = line.error or "encoding"
                 bad.append(QuarantineItem(key, line.offset, line.line_no, adapter.name, code, REASONS_FR[code], None))
                 continue
             record = Record(path=path, offset=line.offset, line_no=line.line_no, text=line.text, context=context)
             self._parse(adapter, record, line.text, events, bad)
+            if adapter.name in self.disabled:
+                del batch[index + 1 :]  # the rest stays unread until the adapter works again
+                break
         end = batch[-1].end if batch else start
         last_line = batch[-1].line_no if batch else start_line
         position = FilePosition(
@@ -385,12 +388,17 @@ class Ingestor:
         )
 
 
-def iter_files(paths: Iterable[Path]) -> Iterable[Path]:
-    """Files named, and files under folders named (sorted, hidden ones skipped)."""
+def iter_files(paths: Iterable[Path], exclude: Path | None = None) -> Iterable[Path]:
+    """Files named, and files under folders named (sorted; hidden ones and the agent's own
+    data folder skipped)."""
+    skip = exclude.resolve() if exclude else None
     for path in paths:
-        if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                if child.is_file() and not any(p.startswith(".") for p in child.relative_to(path).parts):
-                    yield child
-        else:
+        if not path.is_dir():
             yield path
+            continue
+        for child in sorted(path.rglob("*")):
+            if not child.is_file() or any(p.startswith(".") for p in child.relative_to(path).parts):
+                continue
+            if skip and child.resolve().is_relative_to(skip):
+                continue
+            yield child

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from .events import UNKNOWN_PRACTITIONER
 from .rules import METRICS, AllCondition, Condition, MeanCondition, RateCondition, Rules
-from .scoring import IndicatorResult, PractitionerScore, Score
+from .scoring import IndicatorResult, Missing, PractitionerScore, Score
 
 NBSP = "\u00a0"  # encodable in cp1252, unlike the narrow no-break space
 
@@ -29,19 +29,19 @@ METRIC_LABELS = {
     "teleservice:spe": "Prescriptions de transport en ligne (SPE)",
     "teleservice:dsg": "Déclarations de grossesse en ligne (DSG)",
 }
-# What one more numerator event is, in the plural, for "Encore 12 …".
+# What one numerator event is (singular, plural), for "Encore 12 …".
 METRIC_UNITS = {
-    "teletransmission": "FSE télétransmises",
-    "apcv": "FSE avec l'appli carte Vitale",
-    "eprescription": "ordonnances numériques",
-    "mss_patient": "messages MSSanté à des patients",
-    "dmp": "documents versés au DMP",
-    "teleservice:aat": "arrêts de travail en ligne",
-    "teleservice:dmt": "déclarations de médecin traitant en ligne",
-    "teleservice:pse": "protocoles de soins électroniques",
-    "teleservice:atmp": "certificats AT-MP en ligne",
-    "teleservice:spe": "prescriptions de transport en ligne",
-    "teleservice:dsg": "déclarations de grossesse en ligne",
+    "teletransmission": ("FSE télétransmise", "FSE télétransmises"),
+    "apcv": ("FSE avec l'appli carte Vitale", "FSE avec l'appli carte Vitale"),
+    "eprescription": ("ordonnance numérique", "ordonnances numériques"),
+    "mss_patient": ("message MSSanté à un patient", "messages MSSanté à des patients"),
+    "dmp": ("document versé au DMP", "documents versés au DMP"),
+    "teleservice:aat": ("arrêt de travail en ligne", "arrêts de travail en ligne"),
+    "teleservice:dmt": ("déclaration de médecin traitant en ligne", "déclarations de médecin traitant en ligne"),
+    "teleservice:pse": ("protocole de soins électronique", "protocoles de soins électroniques"),
+    "teleservice:atmp": ("certificat AT-MP en ligne", "certificats AT-MP en ligne"),
+    "teleservice:spe": ("prescription de transport en ligne", "prescriptions de transport en ligne"),
+    "teleservice:dsg": ("déclaration de grossesse en ligne", "déclarations de grossesse en ligne"),
 }
 assert set(METRIC_LABELS) == set(METRICS) == set(METRIC_UNITS)
 
@@ -103,26 +103,26 @@ def _gain(ps: PractitionerScore, ind: IndicatorResult, gate_points: float) -> fl
     return gate_points + sum(i.max_points for i in ps.indicators if not i.gate and i.met)
 
 
+def _missing_text(miss: Missing) -> str:
+    singular, plural = METRIC_UNITS[miss.metric]
+    unit = singular if miss.count == 1 else plural
+    target = f"{fmt_pct(miss.min_rate)}" if miss.min_rate is not None else f"{miss.min_count} dans l'année"
+    return f"{fmt_int(miss.count)} {unit} (objectif {target})"
+
+
 def actions(ps: PractitionerScore, score: Score) -> list[Action]:
-    """Every concrete action that would earn points, best value first."""
+    """One action per unmet indicator that more usage would meet, best points per event first."""
     found = []
     for ind in ps.indicators:
-        if ind.met:
+        needed = [m for m in ind.missing if m.count > 0]
+        if ind.met or not needed:
             continue
-        gain = _gain(ps, ind, score.gate_points)
-        for miss in ind.missing:
-            if miss.count <= 0:
-                continue
-            target = (
-                f"atteindre {fmt_pct(miss.min_rate)}" if miss.min_rate is not None else f"en avoir {miss.min_count}"
-            )
-            unit = METRIC_UNITS[miss.metric]
-            if miss.count == 1 and miss.metric == "apcv":
-                unit = "FSE avec l'appli carte Vitale"
-            text = f"Encore {fmt_int(miss.count)} {unit} d'ici le 31/12 pour {target}"
-            found.append(Action(text, gain, miss.count))
+        parts = [_missing_text(m) for m in needed]
+        listing = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " et " + parts[-1]
+        text = f"Encore {listing} d'ici le 31/12 — {ind.label}"
+        found.append(Action(text, _gain(ps, ind, score.gate_points), sum(m.count for m in needed)))
     found.sort(key=lambda a: (-a.value, a.count))
-    return [a for a in found if a.points > 0] or found
+    return found
 
 
 def _bar(rate: float | None, threshold: float | None, width: int = 20) -> Text:

@@ -202,13 +202,9 @@ def _format_loc(data: dict[str, Any], loc: tuple[int | str, ...]) -> str:
             parts.append(label)
             node = node[item] if isinstance(node, list) and item < len(node) else None
         else:
-            if isinstance(node, dict) and item in node:
-                node = node[item]
-            elif isinstance(node, dict):
-                node = None
-            else:
-                # Tagged-union names (RateCondition, …) are not keys of the file: skip them.
-                continue
+            if isinstance(node, dict) and item not in node and item[:1].isupper():
+                continue  # a tagged-union name (RateCondition…), not a key of the file
+            node = node.get(item) if isinstance(node, dict) else None
             parts.append(("." if parts else "") + str(item))
     return "".join(parts) or "(racine)"
 

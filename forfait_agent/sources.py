@@ -134,6 +134,9 @@ def iter_lines(
             end = pos + len(raw) + unit
             if skipping:
                 skipping = False
+            elif len(raw) > max_line:
+                line_no += 1
+                yield Line(pos, end, line_no, None, "line_too_long")
             else:
                 line_no += 1
                 yield _make_line(raw, pos, end, line_no, codec)
@@ -148,7 +151,7 @@ def iter_lines(
             pos += cut
             buf = buf[cut:]
         if eof:
-            if buf and final and not skipping:
+            if buf and final and not skipping and not (pos == 0 and buf in _BOMS):
                 line_no += 1
                 yield _make_line(buf, pos, pos + len(buf), line_no, codec)
             return

@@ -1,0 +1,65 @@
+"""Shared fixtures: a fresh data folder, canonical event builders, the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+RPPS_A = "10101010101"
+RPPS_B = "10202020202"
+TEST_INS = "279035121518989"  # the ANS test INS (DOMAIN.md), never a real person
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
+
+
+def ev(kind: str, id: str, at: str = "2026-03-02T10:00:00", practitioner: str = RPPS_A, **fields: Any) -> dict:
+    return {"kind": kind, "id": id, "at": at, "practitioner": practitioner, **fields}
+
+
+def write_jsonl(path: Path, events: Iterable[dict | str], *, newline: str = "\n") -> Path:
+    lines = [e if isinstance(e, str) else json.dumps(e, ensure_ascii=False) for e in events]
+    path.write_text(newline.join(lines) + newline, encoding="utf-8", newline="")
+    return path
+
+
+def cli(
+    home: Path, *args: str, check: bool = True, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m forfait_agent --data-dir HOME ARGS…` as a user would."""
+    full_env = {**os.environ, "PYTHONIOENCODING": "utf-8", **(env or {})}
+    full_env.pop("FORFAIT_AGENT_HOME", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "forfait_agent", "--data-dir", str(home), *args],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=full_env,
+        timeout=timeout,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+    return proc
+
+
+def score_json(home: Path, *args: str) -> dict:
+    return json.loads(cli(home, "score", "--json", *args).stdout)
+
+
+def practitioner(score: dict, rpps: str) -> dict:
+    return next(p for p in score["practitioners"] if p["rpps"] == rpps)
+
+
+def indicator(entry: dict, ident: str) -> dict:
+    return next(i for i in entry["indicators"] if i["id"] == ident)

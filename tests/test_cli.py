@@ -1,0 +1,106 @@
+"""The real command line in a subprocess: French for people, JSON for machines, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .conftest import RPPS_A, cli, ev, indicator, practitioner, score_json, write_jsonl
+
+
+def test_demo_runs_the_whole_path_and_prints_a_french_score(home: Path):
+    out = cli(home, "demo", "--seed", "7").stdout
+    assert "Dotation numérique 2026" in out
+    assert "Socle (prérequis)" in out
+    assert "points mis en commun" in out
+    assert "€" in out and "Actions les plus rentables" in out
+    assert "mis en quarantaine : 6" in out  # the damaged lines of the demo journals
+    demo = home / "demo"
+    data = score_json(demo)
+    assert len(data["practitioners"]) == 3
+    assert data["year"] == 2026
+    best = max(data["practitioners"], key=lambda p: p["points"])
+    assert best["gate_met"] and best["points"] == 420 and best["euros"] == 2940
+    consultations = best["metrics"]["dmp"]["denominator"]
+    assert 3500 < consultations < 6500  # a real GP's year so far
+    # Same seed, same data: the demo is reproducible.
+    again = score_json(demo)
+    assert again == data
+
+
+def test_score_json_without_data_has_no_practitioners(home: Path):
+    data = score_json(home, "--year", "2025", "--as-of", "2025-12-31")
+    assert (data["year"], data["as_of"], data["point_value_eur"]) == (2025, "2025-12-31", 7)
+    assert data["practitioners"] == []
+
+
+def test_score_for_one_practitioner_lists_every_metric_even_empty(home: Path):
+    data = score_json(home, "--year", "2026", "--practitioner", RPPS_A)
+    (p,) = data["practitioners"]
+    assert p["rpps"] == RPPS_A and len(p["metrics"]) == 11
+    assert all(m["rate"] is None for m in p["metrics"].values())
+
+
+def test_declare_then_score(home: Path, tmp_path: Path):
+    write_jsonl(tmp_path / "e.jsonl", [ev("teleservice", "t1", service="dmt", online=True)])
+    cli(home, "scan", str(tmp_path))
+    before = practitioner(score_json(home, "--as-of", "2026-06-30"), RPPS_A)
+    assert before["gate_met"] is False
+    out = cli(home, "declare", "equipement", "oui", "--year", "2026").stdout
+    assert "Enregistré" in out
+    after = practitioner(score_json(home, "--as-of", "2026-06-30"), RPPS_A)
+    assert after["gate_met"] is True and after["points"] == 280
+    assert indicator(after, "equipement")["met"] is True
+    cli(home, "declare", "equipement", "non", "--year", "2026", "--practitioner", RPPS_A)
+    assert practitioner(score_json(home, "--as-of", "2026-06-30"), RPPS_A)["gate_met"] is False
+
+
+def test_usage_errors_exit_1_in_french(home: Path):
+    proc = cli(home, "score", "--as-of", "31-31-2026", check=False)
+    assert proc.returncode == 1 and "date invalide" in proc.stderr
+    proc = cli(home, "score", "--year", "1999", check=False)
+    assert proc.returncode == 1 and "aucune règle" in proc.stderr
+    proc = cli(home, "declare", "pas_un_indicateur", "oui", "--year", "2026", "--practitioner", RPPS_A, check=False)
+    assert proc.returncode == 1 and "equipement" in proc.stderr
+    proc = cli(home, "scan", "--adapter", "nope", ".", check=False)
+    assert proc.returncode == 1 and "adaptateur inconnu" in proc.stderr
+    proc = cli(home, "frobnicate", check=False)
+    assert proc.returncode == 1
+
+
+def test_terminal_score_shows_gate_first_and_french_euros(home: Path, tmp_path: Path):
+    events = [ev("teleservice", f"t{i}", service="dmt", online=True) for i in range(3)]
+    events += [ev("prescription", f"p{i}", electronic=i < 2) for i in range(10)]
+    events += [ev("declaration", "d1", indicator="equipement", year=2026, value=True)]
+    write_jsonl(tmp_path / "e.jsonl", events)
+    cli(home, "scan", str(tmp_path))
+    out = cli(home, "score", "--as-of", "2026-12-31").stdout
+    assert out.index("Socle (prérequis)") < out.index("Autres téléservices")
+    assert "280 points = 1\u00a0960\u00a0€" in out
+    assert "1 ordonnance numérique (objectif 30\u00a0%)" in out
+
+
+def test_python_dash_m_and_version(home: Path):
+    proc = cli(home, "--version")
+    assert proc.stdout.startswith("forfait-agent ")
+
+
+def test_report_prints_the_same_summary(home: Path, tmp_path: Path):
+    write_jsonl(tmp_path / "e.jsonl", [ev("consultation", "c1")])
+    cli(home, "scan", str(tmp_path))
+    assert "Praticien RPPS 10101010101" in cli(home, "report", "--as-of", "2026-12-31").stdout
+
+
+def test_scan_json_reports_counts(home: Path, tmp_path: Path):
+    path = write_jsonl(tmp_path / "e.jsonl", [ev("consultation", "c1"), "nope"])
+    data = json.loads(cli(home, "scan", "--json", str(path)).stdout)
+    assert data == {
+        "files": 1,
+        "records": 2,
+        "new": 1,
+        "known": 0,
+        "quarantined": 1,
+        "reasons": {"invalid_json": 1},
+        "unmatched": [],
+        "errors": [],
+    }

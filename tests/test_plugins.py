@@ -1,0 +1,123 @@
+"""Plugins load through real entry points; a broken one is reported and never stops the agent."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from forfait_agent.app import App
+
+from .conftest import cli, score_json
+
+TINY = '''
+from forfait_agent import Adapter, RecordError, hookimpl
+
+
+class PipeAdapter(Adapter):
+    """`date|rpps|kind|id` lines: the smallest possible vendor format."""
+
+    name = "pipe"
+    patterns = ("*.pipe",)
+    encoding = "cp1252"
+
+    def parse(self, record):
+        parts = (record.text or "").split("|")
+        if len(parts) != 4:
+            raise RecordError(f"{len(parts)} champs au lieu de 4")
+        at, rpps, kind, ident = parts
+        return [{"kind": kind, "id": ident, "at": at,
+                 "practitioner": rpps or record.context.practitioner_for(None)}]
+
+
+class ExplodingAdapter(Adapter):
+    name = "boom"
+    patterns = ("*.boom",)
+
+    def parse(self, record):
+        raise ZeroDivisionError("bug in vendor code")
+
+
+@hookimpl
+def forfait_agent_adapters():
+    return [PipeAdapter(), ExplodingAdapter()]
+'''
+
+
+def install_plugin(site: Path, dist: str, module: str, source: str, entry: str | None = None) -> None:
+    """Lay out an installed distribution (module + dist-info with entry_points.txt) on a path."""
+    (site / f"{module}.py").write_text(textwrap.dedent(source), encoding="utf-8")
+    info = site / f"{dist.replace('-', '_')}-1.2.3.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.2.3\n", encoding="utf-8")
+    (info / "entry_points.txt").write_text(f"[forfait_agent]\n{entry or dist} = {module}\n", encoding="utf-8")
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "site"
+    path.mkdir()
+    install_plugin(path, "forfait-agent-tiny", "fa_tiny", TINY, "tiny")
+    install_plugin(path, "forfait-agent-broken", "fa_broken", "import does_not_exist\n", "broken")
+    monkeypatch.setenv("PYTHONPATH", str(path))
+    monkeypatch.syspath_prepend(str(path))
+    return path
+
+
+def test_plugins_json_lists_entry_point_plugins_and_load_errors(home: Path, site: Path):
+    data = {p["name"]: p for p in json.loads(cli(home, "plugins", "--json").stdout)}
+    assert data["builtin"]["status"] == "ok"
+    assert [a["name"] for a in data["builtin"]["adapters"]] == ["jsonl"]
+    assert data["tiny"]["version"] == "1.2.3"
+    assert [a["name"] for a in data["tiny"]["adapters"]] == ["pipe", "boom"]
+    assert data["tiny"]["adapters"][0]["encoding"] == "cp1252"
+    assert data["broken"]["status"] == "error"
+    assert "does_not_exist" in data["broken"]["error"]
+    text = cli(home, "plugins").stdout
+    assert "en erreur" in text and "pipe" in text
+
+
+def test_entry_point_adapter_ingests_and_broken_plugin_does_not_stop_scan(home: Path, site: Path, tmp_path: Path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "journal.pipe").write_bytes(
+        "2026-03-02T10:00|10101010101|consultation|c1\r\nligne abîmée\r\n2026-03-02T11:00||consultation|c2\r\n".encode(
+            "cp1252"
+        )
+    )
+    report = json.loads(cli(home, "scan", "--practitioner", "10202020202", "--json", str(data)).stdout)
+    assert (report["new"], report["quarantined"], report["reasons"]) == (2, 1, {"invalid_record": 1})
+    rpps = {p["rpps"] for p in score_json(home, "--as-of", "2026-12-31")["practitioners"]}
+    assert rpps == {"10101010101", "10202020202"}
+
+
+def test_deny_list_disables_a_plugin(home: Path, site: Path):
+    data = {
+        p["name"]: p
+        for p in json.loads(cli(home, "plugins", "--json", env={"FORFAIT_AGENT_DISABLE_PLUGINS": "tiny"}).stdout)
+    }
+    assert data["tiny"]["status"] == "disabled"
+    assert data["tiny"]["adapters"] == []
+
+
+def test_adapter_that_always_raises_is_disabled_and_others_go_on(home: Path, site: Path, tmp_path: Path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.boom").write_text("\n".join(f"line {i}" for i in range(50)) + "\n", encoding="utf-8")
+    (data / "b.jsonl").write_text(
+        '{"kind": "consultation", "id": "c1", "at": "2026-03-02T10:00", "practitioner": "10101010101"}\n',
+        encoding="utf-8",
+    )
+    app = App(home)
+    report = app.ingestor.scan([data], context=app.settings.context())
+    by_adapter = {r.adapter: r for r in report.files}
+    assert by_adapter["boom"].reasons == {"adapter_error": 20}  # stopped at the threshold
+    assert by_adapter["jsonl"].new == 1
+    assert "boom" in app.ingestor.disabled
+    app.close()
+    status = json.loads(cli(home, "status", "--json").stdout)
+    boom = next(a for a in status["adapters"] if a["adapter"] == "boom")
+    assert boom["disabled_at"] and "ZeroDivisionError" in boom["last_error"]
+    assert any(p["plugin"] == "broken" for p in status["plugin_errors"])

@@ -1,0 +1,154 @@
+"""Property-based: the store's score equals a naive recount; framing never loses a byte."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import tempfile
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from forfait_agent import sources
+from forfait_agent.app import App
+
+PARIS = ZoneInfo("Europe/Paris")
+RPPS = ["10101010101", "10202020202"]
+AS_OF = date(2026, 9, 15)
+
+
+@st.composite
+def events(draw):
+    kind = draw(
+        st.sampled_from(["consultation", "fse", "fsp", "prescription", "mss_message", "dmp_document", "teleservice"])
+    )
+    # Dates straddle both year ends and the as-of date; some with an explicit UTC offset.
+    at = datetime(2025, 12, 31, 22, 0) + timedelta(minutes=draw(st.integers(0, 60 * 24 * 370)))
+    text = at.isoformat() if draw(st.booleans()) else at.replace(tzinfo=PARIS).astimezone(ZoneInfo("UTC")).isoformat()
+    event = {
+        "kind": kind,
+        "id": f"{kind[:2]}{draw(st.integers(0, 40))}",
+        "at": text,
+        "practitioner": draw(st.sampled_from(RPPS)),
+    }
+    if kind == "fse":
+        event["vitale"] = draw(st.sampled_from(["carte", "apcv", "sans_vitale"]))
+        if draw(st.booleans()):
+            event["transmitted"] = draw(st.booleans())
+    elif kind == "prescription":
+        event["electronic"] = draw(st.booleans())
+    elif kind == "mss_message":
+        event["recipient"] = draw(st.sampled_from(["279035121518989@patient.mssante.fr", "dr@chu.mssante.fr"]))
+    elif kind == "teleservice":
+        event["service"] = draw(st.sampled_from(["aat", "dmt", "pse", "atmp", "spe", "dsg"]))
+        event["online"] = draw(st.booleans())
+    return event
+
+
+def naive(evs: list[dict], rpps: str) -> dict[str, tuple[int, int]]:
+    """Recount straight from the contract's table, independently of forfait_agent.scoring."""
+    seen, kept = set(), []
+    for e in evs:
+        if (e["kind"], e["id"]) in seen:
+            continue
+        seen.add((e["kind"], e["id"]))
+        at = datetime.fromisoformat(e["at"])
+        day = (at.replace(tzinfo=PARIS) if at.tzinfo is None else at.astimezone(PARIS)).date()
+        if e["practitioner"] == rpps and date(2026, 1, 1) <= day <= AS_OF:
+            kept.append(e)
+
+    def n(pred):
+        return sum(1 for e in kept if pred(e))
+
+    fse = n(lambda e: e["kind"] == "fse")
+    consult = n(lambda e: e["kind"] == "consultation")
+    result = {
+        "teletransmission": (
+            n(lambda e: e["kind"] == "fse" and e.get("transmitted", True)),
+            fse + n(lambda e: e["kind"] == "fsp"),
+        ),
+        "apcv": (n(lambda e: e["kind"] == "fse" and e["vitale"] == "apcv"), fse),
+        "eprescription": (
+            n(lambda e: e["kind"] == "prescription" and e["electronic"]),
+            n(lambda e: e["kind"] == "prescription"),
+        ),
+        "mss_patient": (n(lambda e: e["kind"] == "mss_message" and "@patient." in e["recipient"]), consult),
+        "dmp": (n(lambda e: e["kind"] == "dmp_document"), consult),
+    }
+    for s in ["aat", "dmt", "pse", "atmp", "spe", "dsg"]:
+        result[f"teleservice:{s}"] = (
+            n(lambda e, s=s: e["kind"] == "teleservice" and e["service"] == s and e["online"]),
+            n(lambda e, s=s: e["kind"] == "teleservice" and e["service"] == s),
+        )
+    return result
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(events(), max_size=120), st.integers(1, 3))
+def test_store_score_equals_naive_recount(evs, files):
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "in"
+        folder.mkdir()
+        for i in range(files):  # the same events spread over several files, overlapping
+            part = evs[i::files] + evs[: len(evs) // 3]
+            (folder / f"f{i}.jsonl").write_text("".join(json.dumps(e) + "\n" for e in part), encoding="utf-8")
+        app = App(Path(tmp) / "home")
+        try:
+            app.ingestor.scan([folder], context=app.settings.context())
+            score = app.score(2026, AS_OF)
+        finally:
+            app.close()
+        ordered = [e for i in range(files) for e in evs[i::files] + evs[: len(evs) // 3]]
+        for p in score.practitioners:
+            expected = naive(ordered, p.rpps)
+            got = {k: (v.numerator, v.denominator) for k, v in p.metrics.items()}
+            assert got == expected
+            for metric, (num, den) in expected.items():
+                rate = p.metrics[metric].rate
+                assert (rate is None) == (den == 0)
+                if den:
+                    assert float(rate) == min(num / den, 1.0)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r"), max_size=30),
+        max_size=30,
+    ),
+    st.sampled_from(["utf-8", "utf-16", "cp1252"]),
+    st.integers(1, 64),
+    st.booleans(),
+    st.booleans(),
+)
+def test_framing_returns_every_line_with_exact_offsets(lines, encoding, chunk, crlf, terminated):
+    if encoding == "cp1252":
+        lines = [line.encode("cp1252", "replace").decode("cp1252") for line in lines]
+    sep = "\r\n" if crlf else "\n"
+    text = sep.join(lines) + (sep if terminated and lines else "")
+    data = text.encode(encoding)
+    with tempfile.TemporaryFile() as handle:
+        handle.write(data)
+        handle.flush()
+        old = sources.CHUNK
+        sources.CHUNK = chunk * (2 if encoding == "utf-16" else 1)
+        try:
+            got = list(sources.iter_lines(handle, 0, 0, encoding, final=True))
+            live = list(sources.iter_lines(handle, 0, 0, encoding, final=False))
+        finally:
+            sources.CHUNK = old
+    expected = lines if (terminated or not lines or lines[-1]) else lines[:-1]
+    if not terminated and lines and lines[-1] == "":
+        expected = lines[:-1]
+    assert [line.text for line in got] == expected
+    assert [line.line_no for line in got] == list(range(1, len(got) + 1))
+    # Offsets tile the file: each line ends where the next starts.
+    for before, after in itertools.pairwise(got):
+        assert before.end == after.offset
+    if got:
+        assert got[-1].end == len(data)
+    # A live tail never consumes an unterminated last line.
+    assert len(live) == len(got) - (0 if terminated or not lines or lines[-1] == "" else 1)

@@ -1,0 +1,244 @@
+"""Scoring is a pure function: each metric, each condition type, both gates, the projection."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from forfait_agent.events import parse_event
+from forfait_agent.rules import RuleBook, parse_rules
+from forfait_agent.scoring import Window, compute_score, counts_from_events
+
+from .conftest import RPPS_A, TEST_INS, ev
+
+BOOK = RuleBook()
+
+
+def score_of(events, year=2026, as_of=date(2026, 12, 31), rules=None):
+    rules = rules or BOOK.get(year)
+    window = Window(year, as_of)
+    parsed = [parse_event(e) if isinstance(e, dict) else e for e in events]
+    ytd, decl = counts_from_events(parsed, window.start, window.end)
+    recent, _ = counts_from_events(parsed, window.recent_start, window.end)
+    return compute_score(rules, as_of, ytd, recent, decl)
+
+
+def many(kind, n, prefix=None, at="2026-03-02T10:00:00", **fields):
+    return [ev(kind, f"{prefix or kind}{i}", at=at, **fields) for i in range(n)]
+
+
+def declared(indicator, value=True, year=2026, at="2026-06-01T09:00:00", id=None):
+    return ev("declaration", id or f"d-{indicator}-{at}", at=at, indicator=indicator, year=year, value=value)
+
+
+def test_every_metric_numerator_and_denominator():
+    events = (
+        many("consultation", 10)
+        + many("fse", 6, vitale="carte")
+        + many("fse", 2, "fa", vitale="apcv")
+        + many("fse", 1, "fn", vitale="sans_vitale", transmitted=False)
+        + many("fsp", 1)
+        + many("prescription", 3, "pe", electronic=True)
+        + many("prescription", 7, "pp", electronic=False)
+        + [
+            ev("mss_message", "m1", recipient=f"{TEST_INS}@patient.mssante.fr"),
+            ev("mss_message", "m2", recipient="dr@chu.mssante.fr"),
+        ]
+        + many("dmp_document", 4)
+        + many("teleservice", 9, "ta", service="aat", online=True)
+        + many("teleservice", 1, "tp", service="aat", online=False)
+    )
+    m = score_of(events).practitioners[0].metrics
+    got = {k: (v.numerator, v.denominator) for k, v in m.items()}
+    assert got["teletransmission"] == (8, 10)
+    assert got["apcv"] == (2, 9)
+    assert got["eprescription"] == (3, 10)
+    assert got["mss_patient"] == (1, 10)
+    assert got["dmp"] == (4, 10)
+    assert got["teleservice:aat"] == (9, 10)
+    assert got["teleservice:dsg"] == (0, 0)
+    assert m["teleservice:dsg"].rate is None
+    assert float(m["eprescription"].rate) == 0.3
+
+
+def test_dmp_and_mss_rates_are_capped_at_one():
+    events = many("consultation", 2) + many("dmp_document", 5)
+    value = score_of(events).practitioners[0].metrics["dmp"]
+    assert (value.numerator, value.denominator, float(value.rate)) == (5, 2, 1.0)
+
+
+def test_threshold_is_met_exactly_at_the_rate():
+    # 3 electronic of 10 is exactly 30 %: met, even though 0.1 + 0.2 != 0.3 in floating point.
+    base = [declared("equipement")] + many("teleservice", 10, "t", service="dmt", online=True)
+    events = (
+        base
+        + many("consultation", 10)
+        + many("dmp_document", 3)
+        + many("prescription", 3, "pe", electronic=True)
+        + many("prescription", 7, "pp", electronic=False)
+    )
+    ind = {i.id: i for i in score_of(events).practitioners[0].indicators}
+    assert ind["dmp_ordonnance"].met is True
+    events_below = [e for e in events if e["id"] != "dmp_document2"]
+    ind = {i.id: i for i in score_of(events_below).practitioners[0].indicators}
+    assert ind["dmp_ordonnance"].met is False
+
+
+def test_donum_gate_needs_both_socle_indicators():
+    online = many("teleservice", 10, "t", service="dmt", online=True)
+    optional_met = many("fse", 1, vitale="apcv") + [ev("mss_message", "m", recipient="x@patient.mssante.fr")]
+    no_declaration = score_of(online + optional_met).practitioners[0]
+    assert (no_declaration.gate_met, no_declaration.points) == (False, 0)
+    assert {i.id: i.met for i in no_declaration.indicators}["apcv_mss"] is True
+    full = score_of(online + optional_met + [declared("equipement")]).practitioners[0]
+    assert (full.gate_met, full.points, full.euros) == (True, 300, 2100)
+    paper = many("teleservice", 10, "t", service="dmt", online=False)
+    gate_fail = score_of(paper + optional_met + [declared("equipement")]).practitioners[0]
+    assert gate_fail.gate_met is False and gate_fail.points == 0
+
+
+def test_donum_mean_of_is_simple_mean_of_defined_rates():
+    # dmt 100 %, pse 20 %, teletransmission 70 %, aat undefined → mean (1 + .2 + .7) / 3 = 63 % ≥ 60 %
+    events = (
+        [declared("equipement")]
+        + many("teleservice", 5, "d", service="dmt", online=True)
+        + many("teleservice", 1, "p1", service="pse", online=True)
+        + many("teleservice", 4, "p0", service="pse", online=False)
+        + many("fse", 7, vitale="carte")
+        + many("fsp", 3)
+    )
+    ps = score_of(events).practitioners[0]
+    assert ps.gate_met is True
+    # with pse at 0 %, the mean is (1 + 0 + .7) / 3 = 56.7 % < 60 %
+    events = [e for e in events if not e["id"].startswith("p1")]
+    ps = score_of(events).practitioners[0]
+    ind = {i.id: i for i in ps.indicators}["teleservices_socle"]
+    assert ind.met is False
+    assert {m.metric for m in ind.missing} == {"teleservice:pse", "teleservice:aat"}
+
+
+def test_forfait_structure_volet1_gate_and_volet2_points():
+    volet1 = [
+        declared(i, year=2025, at="2025-05-01T10:00:00")
+        for i in ("logiciel_segur", "sesam_vitale_apcv", "horaires_annuaire")
+    ]
+    fse = [ev("fse", f"f{i}", at="2025-05-02T10:00:00", vitale="carte", transmitted=i < 2) for i in range(3)]
+    apcv = [ev("fse", "fa", at="2025-05-02T10:00:00", vitale="apcv")]
+    ps = score_of(volet1 + fse + apcv, year=2025, as_of=date(2025, 12, 31)).practitioners[0]
+    # 3 of 4 transmitted = 75 % ≥ 2/3: gate met; apcv (40) met → 280 + 40
+    assert (ps.gate_met, ps.points) == (True, 320)
+    assert ps.max_points == 1115
+    # 2 of 4 transmitted: volet 1 fails and nothing at all is paid.
+    fse_bad = [ev("fse", f"f{i}", at="2025-05-02T10:00:00", vitale="carte", transmitted=i < 1) for i in range(3)]
+    ps = score_of(volet1 + fse_bad + apcv, year=2025, as_of=date(2025, 12, 31)).practitioners[0]
+    assert (ps.gate_met, ps.points) == (False, 0)
+    assert {i.id: i.met for i in ps.indicators}["apcv"] is True
+
+
+def test_two_thirds_exactly_meets_teletransmission():
+    fse = [ev("fse", f"f{i}", at="2025-05-02T10:00:00", vitale="carte", transmitted=i < 2) for i in range(3)]
+    ps = score_of(fse, year=2025, as_of=date(2025, 12, 31)).practitioners[0]
+    assert {i.id: i.met for i in ps.indicators}["teletransmission"] is True
+
+
+def test_latest_declaration_wins():
+    events = [
+        declared("equipement", True, at="2026-02-01T10:00:00", id="a"),
+        declared("equipement", False, at="2026-03-01T10:00:00", id="b"),
+    ]
+    ps = score_of(events).practitioners[0]
+    assert {i.id: i.met for i in ps.indicators}["equipement"] is False
+
+
+def test_counting_window_is_the_year_up_to_as_of():
+    events = [
+        ev("consultation", "before", at="2025-12-31T23:59:00"),
+        ev("consultation", "in", at="2026-03-01T00:00:00"),
+        ev("consultation", "asof", at="2026-06-30T23:59:00"),
+        ev("consultation", "after", at="2026-07-01T00:00:01"),
+    ]
+    ps = score_of(events, as_of=date(2026, 6, 30)).practitioners[0]
+    assert ps.metrics["dmp"].denominator == 2
+
+
+def test_missing_counts_more_numerator_events_at_the_current_pace():
+    # Half-way through the year (as of 2 July, day 183 of 365): 100 prescriptions, 20 electronic.
+    events = [ev("prescription", f"p{i}", at="2026-06-15T10:00:00", electronic=i < 20) for i in range(100)]
+    events += [declared("equipement"), *many("teleservice", 1, "t", service="dmt", online=True)]
+    ps = score_of(events, as_of=date(2026, 7, 2)).practitioners[0]
+    ind = {i.id: i for i in ps.indicators}["dmp_ordonnance"]
+    miss = {m.metric: m.count for m in ind.missing}
+    value = ps.metrics["eprescription"]
+    # Projection: the recent 90 days bring 100 × 182/90 more prescriptions, 20 × 182/90 electronic.
+    expected = -(-(0.30 * float(value.projected_denominator) - float(value.projected_numerator)) // 1)
+    assert miss["eprescription"] == int(expected)
+    assert miss["eprescription"] > 10
+    assert float(value.projected_rate) == pytest.approx(0.20)
+    # At 31 December, nothing is projected any more: 30 of 100 needed, 20 done → 10 more.
+    ps = score_of(events, as_of=date(2026, 12, 31)).practitioners[0]
+    ind = {i.id: i for i in ps.indicators}["dmp_ordonnance"]
+    assert {m.metric: m.count for m in ind.missing}["eprescription"] == 10
+    assert ind.missing and all(not i.missing for i in ps.indicators if i.met)
+
+
+def test_count_condition_missing_and_zero_denominator():
+    ps = score_of([declared("equipement")]).practitioners[0]
+    ind = {i.id: i for i in ps.indicators}["apcv_mss"]
+    assert {(m.metric, m.count) for m in ind.missing} == {("apcv", 1), ("mss_patient", 1)}
+
+
+def test_all_condition_and_declared_in_custom_rules():
+    rules = parse_rules(
+        """
+year = 2026
+scheme = "donum"
+title = "T"
+point_value_eur = 7
+source = "src"
+[[groups]]
+id = "g"
+label = "G"
+gate = true
+points = 10
+[[groups]]
+id = "o"
+label = "O"
+[[indicators]]
+id = "eq"
+group = "g"
+label = "Eq"
+source = "src"
+condition = { declared = true }
+[[indicators]]
+id = "both"
+group = "o"
+label = "Both"
+points = 5
+source = "src"
+condition = { all = [ { metric = "apcv", min_count = 2 }, { metric = "dmp", min_rate = 0.5 } ] }
+""",
+        "t.toml",
+    )
+    base = [declared("eq"), *many("consultation", 2), *many("dmp_document", 1)]
+    one_apcv = many("fse", 1, vitale="apcv")
+    assert score_of(base + one_apcv, rules=rules).practitioners[0].points == 10
+    two_apcv = many("fse", 2, vitale="apcv")
+    assert score_of(base + two_apcv, rules=rules).practitioners[0].points == 15
+
+
+def test_practitioners_are_scored_separately():
+    events = [ev("consultation", "a"), ev("consultation", "b", practitioner="10202020202")]
+    score = score_of(events)
+    assert [p.rpps for p in score.practitioners] == [RPPS_A, "10202020202"]
+    assert all(p.metrics["dmp"].denominator == 1 for p in score.practitioners)
+
+
+def test_score_json_shape_is_the_contract():
+    data = score_of(many("consultation", 3)).as_json()
+    assert {"year", "as_of", "point_value_eur", "practitioners"} <= set(data)
+    p = data["practitioners"][0]
+    assert {"rpps", "gate_met", "points", "max_points", "euros", "metrics", "indicators"} <= set(p)
+    assert len(p["metrics"]) == 11  # every metric, even with a zero denominator
+    assert set(p["metrics"]["apcv"]) == {"numerator", "denominator", "rate", "projected_rate"}
+    assert {"id", "group", "met", "points", "max_points", "missing"} <= set(p["indicators"][0])
