@@ -95,8 +95,28 @@ def build_parser() -> argparse.ArgumentParser:
     c = rsub.add_parser("check", help="valider un fichier de règles")
     c.add_argument("file", type=Path, metavar="FICHIER")
 
-    p = sub.add_parser("status", help="état : données, fichiers suivis, quarantaine, adaptateurs")
+    p = sub.add_parser("status", help="état : agent, données, fichiers suivis, quarantaine, adaptateurs")
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("run", help="l'agent : surveille les dossiers configurés et tient le score à jour")
+    p.add_argument("--polling", action="store_true", help="forcer la scrutation périodique (partages réseau)")
+
+    p = sub.add_parser("init", help="écrire le fichier de configuration (questions, ou options)")
+    p.add_argument(
+        "--folder",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DOSSIER",
+        help="dossier d'exports du LGC à surveiller (répétable)",
+    )
+    p.add_argument("--adapter", help="adaptateur imposé pour ces dossiers (sinon d'après les noms de fichiers)")
+    p.add_argument("--practitioner", type=_rpps, help="RPPS par défaut (cabinet d'un seul médecin)")
+    p.add_argument("--poll-interval", type=float, default=5.0, help="secondes entre deux balayages (défaut 5)")
+    p.add_argument("--force", action="store_true", help="remplacer un fichier existant")
+
+    p = sub.add_parser("service", help="démarrer l'agent avec la session (sans droits administrateur)")
+    p.add_argument("action", choices=("install", "uninstall", "status", "show"))
     return parser
 
 
@@ -136,6 +156,9 @@ def _dispatch(args: argparse.Namespace) -> int:
             "plugins": _plugins,
             "rules": _rules_list,
             "status": _status,
+            "run": _run,
+            "init": _init,
+            "service": _service,
         }[args.command]
         return handler(app, args)
     except RulesError as exc:
@@ -368,8 +391,14 @@ def _rules_check(path: Path) -> int:
 
 
 def _status(app: Any, args: argparse.Namespace) -> int:
+    from .agent import DataDirLock
+
     store = app.store
+    pid = DataDirLock(app.home).holder()
     data = {
+        "running": pid is not None,
+        "pid": pid,
+        "watch_modes": json.loads(store.meta("agent_modes") or "{}"),
         "data_dir": str(app.home),
         "events": store.event_count(),
         "last_ingest": store.meta("last_ingest"),
@@ -387,6 +416,10 @@ def _status(app: Any, args: argparse.Namespace) -> int:
         _print_json(data)
         return EXIT_OK
     console = _console()
+    state = f"en marche (processus {pid})" if pid else "arrêté"
+    console.print(f"Agent : {state} — dernière ingestion : {data['last_ingest'] or 'jamais'}")
+    for folder, mode in data["watch_modes"].items():
+        console.print(f"  surveillance de {folder} : {mode}")
     console.print(f"Dossier des données : {data['data_dir']}")
     console.print(f"Événements enregistrés : {data['events']}")
     console.print(f"Fichiers suivis : {len(data['files'])}")
@@ -411,3 +444,120 @@ def _demo(app: Any, args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     return run_demo(app, seed=args.seed, practitioners=args.practitioners, console=_console())
+
+
+def _run(app: Any, args: argparse.Namespace) -> int:
+    from .agent import Agent, AlreadyRunning, DataDirLock
+
+    if not app.settings.folders:
+        raise UsageError(
+            f"aucun dossier à surveiller : lancez « forfait-agent init » (configuration : {app.config_path})"
+        )
+    lock = DataDirLock(app.home)
+    try:
+        lock.acquire()
+    except AlreadyRunning as running:
+        raise UsageError(f"un agent tourne déjà sur {app.home} (processus {running}) ; arrêtez-le d'abord") from None
+    try:
+        agent = Agent(app, force_polling=args.polling)
+        agent.install_signal_handlers()
+        folders = ", ".join(str(f.path) for f in app.settings.folders)
+        print(f"forfait-agent surveille : {folders} (Ctrl+C pour arrêter)", file=sys.stderr, flush=True)
+        agent.run()
+    finally:
+        lock.release()
+    return EXIT_OK
+
+
+def _toml_str(value: object) -> str:
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def render_config(folders: list[Path], adapter: str | None, practitioner: str | None, poll: float) -> str:
+    lines = [
+        "# Configuration de forfait-agent (format TOML).",
+        "# Chaque clé peut aussi être donnée par une variable d'environnement FORFAIT_AGENT_<CLÉ>.",
+        "",
+        "# RPPS attribué aux enregistrements qui n'en portent pas (cabinet d'un seul médecin).",
+        f"default_practitioner = {_toml_str(practitioner)}"
+        if practitioner
+        else '# default_practitioner = "10101010101"',
+        "",
+        "# Secondes entre deux balayages complets des dossiers (les notifications du système réveillent",
+        "# l'agent plus tôt ; le balayage rattrape celles qui se perdent).",
+        f"poll_interval = {poll:g}",
+        "# Secondes sans changement avant de lire un fichier complet (courriels, documents DMP).",
+        "settle_seconds = 2",
+        "",
+        "# Identité trouvée dans un enregistrement (adresse MSSanté de l'expéditeur, identifiant LGC)",
+        "# → RPPS du médecin. Clés en minuscules.",
+        "[practitioners]",
+        '# "dr.martin@cabinet.mssante.fr" = "10101010101"',
+        "",
+    ]
+    for folder in folders:
+        lines += ["[[folders]]", f"path = {_toml_str(folder.expanduser().resolve())}"]
+        lines.append(f"adapter = {_toml_str(adapter)}" if adapter else '# adapter = "jsonl"  # sinon d\'après les noms')
+        lines += ["recursive = true", ""]
+    if not folders:
+        lines += ["# [[folders]]", '# path = "C:/LGC/Exports"', ""]
+    return "\n".join(lines)
+
+
+def _init(app: Any, args: argparse.Namespace) -> int:
+    from .config import load_settings
+
+    target = app.config_path
+    if target.exists() and not args.force:
+        raise UsageError(f"{target} existe déjà (--force pour le remplacer)")
+    folders, practitioner = list(args.folder), args.practitioner
+    if not folders and sys.stdin.isatty():
+        print("Dossiers où le logiciel médical écrit ses journaux ou exports (vide pour finir) :")
+        while answer := input("  dossier : ").strip():
+            folders.append(Path(answer))
+        if not practitioner:
+            answer = input("RPPS du médecin (vide si plusieurs médecins) : ").strip()
+            practitioner = _rpps(answer) if answer else None
+    missing = [f for f in folders if not f.expanduser().is_dir()]
+    if missing:
+        raise InputError("; ".join(f"{f} : dossier introuvable" for f in missing))
+    if args.adapter and args.adapter not in app.plugins.adapters:
+        raise UsageError(f"adaptateur inconnu « {args.adapter} » (disponibles : {', '.join(app.plugins.adapters)})")
+    text = render_config(folders, args.adapter, practitioner, args.poll_interval)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    load_settings(target)  # what was written must load
+    print(f"Configuration écrite : {target}")
+    if folders:
+        print("Démarrer l'agent : forfait-agent run   (ou au démarrage de la session : forfait-agent service install)")
+    return EXIT_OK
+
+
+def _service(app: Any, args: argparse.Namespace) -> int:
+    from .service import run_commands, service_file
+
+    config = app.config_path if app.config_path.exists() else None
+    service = service_file(app.home, config)
+    if args.action == "show":
+        print(f"# {service.path}")
+        print(service.content.decode("utf-16" if service.content[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8"))
+        return EXIT_OK
+    if args.action == "install":
+        service.path.parent.mkdir(parents=True, exist_ok=True)
+        service.path.write_bytes(service.content)
+        print(f"Fichier écrit : {service.path}")
+        steps = run_commands(service.install)
+    elif args.action == "uninstall":
+        steps = run_commands(service.uninstall)
+        if service.path.exists():
+            service.path.unlink()
+            print(f"Fichier supprimé : {service.path}")
+    else:
+        steps = run_commands([service.status])
+    failed = False
+    for command, code, output in steps:
+        print(f"$ {command}  → code {code}")
+        if output:
+            print(output)
+        failed = failed or code != 0
+    return EXIT_INPUT if failed and args.action != "status" else EXIT_OK

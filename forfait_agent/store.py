@@ -264,6 +264,11 @@ class Store:
         ).fetchone()
         return int(row[0])
 
+    def move_position(self, old_path: str, new_path: str, adapter: str) -> None:
+        """A followed file was renamed: its position now belongs to the new path."""
+        self.db.execute("DELETE FROM files WHERE path = ? AND adapter = ?", (new_path, adapter))
+        self.db.execute("UPDATE files SET path = ? WHERE path = ? AND adapter = ?", (new_path, old_path, adapter))
+
     def set_meta(self, key: str, value: str) -> None:
         self.db.execute(
             "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT DO UPDATE SET value = excluded.value",

@@ -1,0 +1,186 @@
+"""`forfait-agent run`: one writer per data folder, woken by watchdog, swept on a timer."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from .tailer import Tailer
+from .watch import Watcher
+
+LOCK_FILE = "agent.lock"
+SCORE_FILE = "score.json"
+DEBOUNCE = 0.2  # seconds to let a burst of events settle before sweeping
+SCORE_DEBOUNCE = 1.0  # at most one score recomputation per second while events keep landing
+CHECKPOINT_IDLE = 300.0  # seconds without new events before the WAL is checkpointed
+
+
+class AlreadyRunning(Exception):
+    """Another agent holds the data folder."""
+
+
+class DataDirLock:
+    """An OS-level exclusive lock on `<home>/agent.lock`, released by the OS if we die."""
+
+    def __init__(self, home: Path) -> None:
+        self.path = home / LOCK_FILE
+        self._handle: IO[str] | None = None
+
+    def acquire(self) -> None:
+        handle = self.path.open("a+", encoding="utf-8")
+        try:
+            _lock(handle)
+        except OSError:
+            try:
+                handle.seek(0)
+                pid = handle.read().strip() or "?"
+            except OSError:  # Windows: the locked byte cannot be read by others
+                pid = "?"
+            handle.close()
+            raise AlreadyRunning(pid) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._handle = handle
+
+    def release(self) -> None:
+        if self._handle is not None:
+            _unlock(self._handle)
+            self._handle.close()
+            self._handle = None
+
+    def holder(self) -> str | None:
+        """The pid of a running agent, or None (probes the lock without keeping it)."""
+        if not self.path.exists():
+            return None
+        try:
+            self.acquire()
+        except AlreadyRunning as running:
+            return str(running)
+        self.release()
+        return None
+
+
+if os.name == "nt":
+    import msvcrt
+
+    def _lock(handle: IO[str]) -> None:
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+
+    def _unlock(handle: IO[str]) -> None:
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _lock(handle: IO[str]) -> None:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def _unlock(handle: IO[str]) -> None:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class Agent:
+    """The live loop. `stop` may be set from a signal handler or another thread."""
+
+    def __init__(self, app: Any, *, force_polling: bool = False) -> None:
+        self.app = app
+        self.settings = app.settings
+        self.log = app.log
+        self.stop = threading.Event()
+        self.force_polling = force_polling
+        self.tailer = Tailer(app.ingestor, self.settings, self.log, exclude=app.home)
+        self.watcher = Watcher(
+            [(f.path, f.recursive) for f in self.settings.folders],
+            force_polling=force_polling,
+            poll_interval=self.settings.poll_interval,
+            log=self.log,
+        )
+        self.score_due: float | None = None
+
+    def install_signal_handlers(self) -> None:
+        def handler(signum: int, _frame: Any) -> None:
+            self.log.info("signal", signum=signum)
+            self.stop.set()
+            self.watcher.wake.set()
+
+        for name in ("SIGINT", "SIGTERM", "SIGBREAK", "SIGHUP"):
+            sig = getattr(signal, name, None)
+            if sig is not None:
+                signal.signal(sig, handler)
+
+    def run(self) -> None:
+        self.log.info("agent_start", folders=len(self.settings.folders), pid=os.getpid())
+        self.watcher.start()
+        self.app.store.set_meta("agent_modes", json.dumps(self.watcher.modes))
+        last_new = time.monotonic()
+        checkpointed = False
+        self._sweep(None, set())
+        next_full = time.monotonic() + self.settings.poll_interval
+        try:
+            while not self.stop.is_set():
+                timeout = max(0.0, next_full - time.monotonic())
+                if self.score_due is not None:
+                    timeout = min(timeout, max(0.0, self.score_due - time.monotonic()))
+                woke = self.watcher.wake.wait(timeout)
+                if self.stop.is_set():
+                    break
+                only: set[Path] | None = None
+                renamed: set[Path] = set()
+                if woke:
+                    time.sleep(DEBOUNCE)  # let the burst of 2–3 events per save arrive
+                    only, renamed = self.watcher.take()
+                if time.monotonic() >= next_full:
+                    only = None  # the periodic sweep looks at everything: events are only hints
+                    next_full = time.monotonic() + self.settings.poll_interval
+                elif not woke:
+                    only = set()  # woken only to recompute the score
+                if only != set() and self._sweep(only, renamed):
+                    last_new, checkpointed = time.monotonic(), False
+                if self.score_due is not None and time.monotonic() >= self.score_due:
+                    self.refresh_score()
+                if not checkpointed and time.monotonic() - last_new > CHECKPOINT_IDLE:
+                    self.app.store.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    checkpointed = True
+        finally:
+            self.watcher.stop()
+            if self.score_due is not None:
+                self.refresh_score()
+            self.log.info("agent_stop")
+
+    def _sweep(self, only: set[Path] | None, renamed: set[Path]) -> int:
+        results = self.tailer.sweep(only, renamed)
+        new = sum(r.new for r in results)
+        if new:
+            self.score_due = self.score_due or time.monotonic() + SCORE_DEBOUNCE
+            self.log.info("ingested", files=len(results), new=new, quarantined=sum(r.quarantined for r in results))
+        return new
+
+    def refresh_score(self) -> dict[str, Any]:
+        """Recompute the current year's score, write score.json, tell the plugins."""
+        from .app import today
+
+        self.score_due = None
+        year = self.app.default_year()
+        score = self.app.score(year, min(today(), datetime(year, 12, 31).date())).as_json()
+        score["computed_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        write_atomically(self.app.home / SCORE_FILE, json.dumps(score, ensure_ascii=False, indent=2))
+        for error in self.app.plugins.call_score_changed(score):
+            self.log.warning("score_hook_failed", error=error)
+        self.log.info("score_updated", year=year, practitioners=len(score["practitioners"]))
+        return score

@@ -1,0 +1,210 @@
+"""Following watched folders: growing files, rotation, copy-truncate, settled whole files.
+
+Each sweep is idempotent and cheap when nothing changed (a `stat` per file). Files are opened
+only while being read, so the practice software can always rename or delete them (Windows).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from .adapter import Adapter
+from .config import Settings, WatchedFolder
+from .ingest import FileResult, Ingestor
+from .store import FilePosition
+
+FULL_CHECK_EVERY = 12  # sweeps between fingerprint checks of files whose size/mtime did not move
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    size: int
+    mtime_ns: int
+    since: float  # monotonic time at which this (size, mtime) was first seen
+
+
+def _stat_key(st: os.stat_result) -> tuple[int, int]:
+    return st.st_size, st.st_mtime_ns
+
+
+def _prefix_hash(path: Path, length: int) -> str | None:
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(length)
+    except OSError:
+        return None
+    return hashlib.sha256(data).hexdigest() if len(data) == length else None
+
+
+class Tailer:
+    """Reads what is new in the watched folders, exactly once, whatever the files went through."""
+
+    def __init__(self, ingestor: Ingestor, settings: Settings, log: Any, exclude: Path | None = None) -> None:
+        self.ingestor = ingestor
+        self.exclude = exclude.resolve() if exclude else None  # the agent's own data folder
+        self.store = ingestor.store
+        self.settings = settings
+        self.log = log
+        self.seen: dict[tuple[str, str], Seen] = {}
+        self.sweeps = 0
+        self.conflicts_reported: set[str] = set()
+
+    # -- discovery -----------------------------------------------------------------------------
+    def files(self, folder: WatchedFolder) -> Iterator[tuple[Path, Adapter]]:
+        """Files of a watched folder with the adapter that owns each (config decides conflicts)."""
+        root = folder.path
+        if not root.is_dir():
+            return
+        walker: Iterable[Path] = root.rglob("*") if folder.recursive else root.iterdir()
+        for path in sorted(walker):
+            if path.name.startswith(".") or not path.is_file():
+                continue
+            if self.exclude and path.resolve().is_relative_to(self.exclude):
+                continue
+            adapter = self.adapter_for(folder, path)
+            if adapter is not None:
+                yield path, adapter
+
+    def adapter_for(self, folder: WatchedFolder, path: Path) -> Adapter | None:
+        adapters = self.ingestor.adapters
+        if folder.adapter:
+            adapter = adapters.get(folder.adapter)
+            if adapter is None:
+                return None
+            if not adapter.patterns or any(fnmatch.fnmatch(path.name.lower(), p.lower()) for p in adapter.patterns):
+                return adapter
+            return None
+        claimed = self.ingestor.adapters_for(path)
+        if len(claimed) > 1:
+            if str(path) not in self.conflicts_reported:
+                self.conflicts_reported.add(str(path))
+                self.log.warning("adapter_conflict", folder=str(folder.path), adapters=[a.name for a in claimed])
+            return None
+        return claimed[0] if claimed else None
+
+    # -- one sweep -----------------------------------------------------------------------------
+    def sweep(self, only: set[Path] | None = None, renamed_in: set[Path] | None = None) -> list[FileResult]:
+        """Read what is new. `only` limits the sweep to paths named by watchdog events; files
+        `renamed_in` were moved into place and need no settle delay."""
+        self.sweeps += 1
+        full_check = self.sweeps % FULL_CHECK_EVERY == 0
+        results = []
+        now = time.monotonic()
+        for folder in self.settings.folders:
+            context = self.settings.context(folder)
+            for path, adapter in self.files(folder):
+                if only is not None and path not in only:
+                    continue
+                try:
+                    st = path.stat()
+                except OSError:
+                    continue
+                key = (str(path), adapter.name)
+                previous = self.seen.get(key)
+                unchanged = previous is not None and (previous.size, previous.mtime_ns) == _stat_key(st)
+                if not unchanged:
+                    self.seen[key] = Seen(st.st_size, st.st_mtime_ns, now)
+                if adapter.framing == "file":
+                    settled = unchanged and now - self.seen[key].since >= self.settings.settle_seconds
+                    if not (settled or (renamed_in and path in renamed_in)):
+                        continue
+                    if previous is not None and unchanged and self._whole_done(path, adapter, st):
+                        continue
+                elif unchanged and not full_check:
+                    continue
+                try:
+                    results.extend(self.follow(path, adapter, context))
+                except OSError as exc:
+                    self.log.warning("read_failed", folder=str(folder.path), error=exc.strerror or str(exc))
+        return results
+
+    def _whole_done(self, path: Path, adapter: Adapter, st: os.stat_result) -> bool:
+        pos = self.store.position(str(path.resolve()), adapter.name)
+        return pos is not None and pos.size == st.st_size
+
+    # -- rotation-aware reading ----------------------------------------------------------------
+    def follow(self, path: Path, adapter: Adapter, context: Any) -> list[FileResult]:
+        """Read a file from where it was left, after draining the file it replaced, if any."""
+        if adapter.framing == "file":
+            return [self.ingestor.ingest_file(path, adapter, context, final=True)]
+        key = str(path.resolve())
+        stored = self.store.position(key, adapter.name)
+        results = []
+        if stored is None:
+            self._adopt_renamed(path, key, adapter)
+        elif not self._same_file(path, stored):
+            drained = self._drain_predecessor(path, stored, adapter, context)
+            if drained is not None:
+                results.append(drained)
+        results.append(self.ingestor.ingest_file(path, adapter, context, final=False))
+        return results
+
+    def _same_file(self, path: Path, stored: FilePosition) -> bool:
+        try:
+            size = path.stat().st_size
+        except OSError:
+            return False
+        return size >= stored.offset and _prefix_hash(path, stored.fp_len) == stored.fp_hash
+
+    def _candidates(self, directory: Path, exclude: Path) -> Iterator[Path]:
+        try:
+            entries = sorted(directory.iterdir())
+        except OSError:
+            return
+        for entry in entries:
+            if entry != exclude and entry.is_file():
+                yield entry
+
+    def _find(self, directory: Path, exclude: Path, stored: FilePosition) -> Path | None:
+        """The file that now holds the content `stored` describes: same inode first, else same
+        fingerprint, and at least as long as what was already read of it."""
+        by_content = None
+        for candidate in self._candidates(directory, exclude):
+            try:
+                st = candidate.stat()
+            except OSError:
+                continue
+            if st.st_size < stored.offset or _prefix_hash(candidate, stored.fp_len) != stored.fp_hash:
+                continue
+            if stored.inode and st.st_ino == stored.inode and st.st_dev == stored.dev:
+                return candidate
+            by_content = by_content or candidate
+        return by_content
+
+    def _adopt_renamed(self, path: Path, key: str, adapter: Adapter) -> None:
+        """A new path holding a file already followed under another name (renamed): move its
+        position, so it is not read twice."""
+        st = path.stat()
+        for pos in self.store.positions():
+            if pos.adapter != adapter.name or pos.path == key or Path(pos.path).parent != path.parent:
+                continue
+            if st.st_size < pos.offset or _prefix_hash(path, pos.fp_len) != pos.fp_hash:
+                continue
+            old = Path(pos.path)
+            if old.exists() and self._same_file(old, pos):
+                continue  # the old path still holds that content: this is a copy, read it
+            with self.store.transaction():
+                self.store.move_position(pos.path, key, adapter.name)
+            self.log.info("file_renamed", adapter=adapter.name, folder=str(path.parent))
+            return
+
+    def _drain_predecessor(self, path: Path, stored: FilePosition, adapter: Adapter, context: Any) -> FileResult | None:
+        """The file at `path` is not the one we were reading (rotation, copy-truncate): finish
+        the old one, wherever it went, before reading the new one from its start."""
+        previous = self._find(path.parent, path, stored)
+        if previous is None:
+            self.log.info("file_replaced", adapter=adapter.name, folder=str(path.parent), unread_lost=False)
+            return None
+        previous_key = str(previous.resolve())
+        if self.store.position(previous_key, adapter.name) is None:
+            with self.store.transaction():
+                self.store.save_position(replace(stored, path=previous_key))
+        self.log.info("file_rotated", adapter=adapter.name, folder=str(path.parent))
+        return self.ingestor.ingest_file(previous, adapter, context, final=True)
