@@ -47,7 +47,7 @@ class App:
 
     @cached_property
     def plugins(self) -> Plugins:
-        plugins = Plugins()
+        plugins = Plugins(data_dir=self.home, options=self.settings.plugins)
         for info in plugins.infos:
             if info.status == "error":
                 self.log.warning("plugin_error", plugin=info.name, error=info.error)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field
@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     # Identity found in a record (MSS sender address, LGC login…) → RPPS, lower-case keys.
     practitioners: dict[str, Rpps] = Field(default_factory=dict)
     folders: list[WatchedFolder] = Field(default_factory=list)
+    # Per-plugin options, `[plugins.<entry-point name>]`, passed to its adapters hook.
+    plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
     poll_interval: Annotated[float, Field(gt=0.05, le=3600)] = 5.0
     settle_seconds: Annotated[float, Field(ge=0, le=3600)] = 2.0
 

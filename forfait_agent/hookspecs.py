@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -15,10 +16,13 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def forfait_agent_adapters() -> list[Adapter]:
+def forfait_agent_adapters(data_dir: Path | None, options: dict[str, Any]) -> list[Adapter]:
     """Return the adapters this plugin provides (instances of `forfait_agent.Adapter`).
 
-    Each adapter reads one vendor format. Names must be unique across all plugins.
+    Each adapter reads one vendor format. Names must be unique across all plugins. Both
+    arguments are optional to accept (pluggy passes only those a function names):
+    `data_dir` is the agent's data folder (e.g. to find user profiles), `options` the
+    `[plugins.<entry-point name>]` table of the user's configuration.
     """
 
 

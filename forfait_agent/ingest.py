@@ -7,6 +7,8 @@ those lines, so a crash at any point re-reads exactly the uncommitted lines and 
 from __future__ import annotations
 
 import fnmatch
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ from .store import DeclarationRow, EventRow, FilePosition, QuarantineItem, Store
 
 BATCH_LINES = 5000
 FAILURE_THRESHOLD = 20  # consecutive unexpected adapter errors before it is disabled
+RECORD_TIMEOUT = 10.0  # seconds an adapter may spend on one record
 RAW_KEEP = 300
 
 REASONS_FR = {
@@ -39,6 +42,7 @@ REASONS_FR = {
     "line_too_long": "ligne trop longue (ignorée)",
     "file_too_large": "fichier trop volumineux",
     "adapter_error": "erreur interne de l'adaptateur",
+    "timeout": "adaptateur bloqué sur cet enregistrement (désactivé)",
     "adapter_disabled": "adaptateur désactivé après des erreurs répétées",
 }
 
@@ -69,6 +73,8 @@ def explain(exc: Exception) -> tuple[str, str]:
         if kind.startswith(("datetime", "date")):
             return "invalid_date", f"date invalide dans « {name} »"
         return "invalid_field", f"valeur invalide pour « {name} » : {err['msg']}"
+    if isinstance(exc, TimeoutError):
+        return "timeout", f"{REASONS_FR['timeout']} ({exc})"
     if isinstance(exc, UnicodeDecodeError):
         return "encoding", REASONS_FR["encoding"]
     if isinstance(exc, RecordError | ValueError):
@@ -128,12 +134,14 @@ class Ingestor:
         log: Any,
         *,
         failure_threshold: int = FAILURE_THRESHOLD,
+        record_timeout: float = RECORD_TIMEOUT,
     ) -> None:
         self.store = store
         self.adapters = dict(adapters)
         self.hasher = hasher
         self.log = log
         self.failure_threshold = failure_threshold
+        self.record_timeout = record_timeout
         self.failures: Counter[str] = Counter()
         # Disabled for this process only: the next start (often with a fixed plugin) retries.
         self.disabled: dict[str, str] = {}
@@ -244,16 +252,22 @@ class Ingestor:
         start: int = 0,
         start_line: int = 0,
     ) -> None:
-        events: list[tuple[Event, int]] = []
+        events: list[Event] = []
         bad: list[QuarantineItem] = []
         path = Path(key)
+        records = [
+            Record(path=path, offset=line.offset, line_no=line.line_no, text=line.text, context=context)
+            for line in batch
+            if line.text is not None
+        ]
+        outcomes = iter(self._guarded(adapter, records))
         for index, line in enumerate(batch):
             if line.text is None:
                 code = line.error or "encoding"
                 bad.append(QuarantineItem(key, line.offset, line.line_no, adapter.name, code, REASONS_FR[code], None))
                 continue
             record = Record(path=path, offset=line.offset, line_no=line.line_no, text=line.text, context=context)
-            self._parse(adapter, record, line.text, events, bad)
+            self._classify(adapter, record, line.text, next(outcomes), events, bad)
             if adapter.name in self.disabled:
                 del batch[index + 1 :]  # the rest stays unread until the adapter works again
                 break
@@ -274,7 +288,7 @@ class Ingestor:
         position = FilePosition(
             0, key, adapter.name, ident.dev, ident.inode, ident.fp_len, ident.fp_hash, ident.size, 0, ident.size
         )
-        events: list[tuple[Event, int]] = []
+        events: list[Event] = []
         bad: list[QuarantineItem] = []
         if data is None:
             bad.append(
@@ -290,37 +304,70 @@ class Ingestor:
             )
         else:
             record = Record(path=path, offset=0, data=data, context=context)
-            self._parse(adapter, record, None, events, bad)
+            (outcome,) = self._guarded(adapter, [record])
+            self._classify(adapter, record, None, outcome, events, bad)
         result.records += 1
         self._write(events, bad, result, key, position)
 
-    def _parse(
+    @staticmethod
+    def _call(adapter: Adapter, record: Record) -> list[Event] | Exception:
+        try:
+            return [e if isinstance(e, EventBase) else parse_event(dict(e)) for e in adapter.parse(record)]
+        except Exception as exc:  # noqa: BLE001 - isolation: any adapter error is contained
+            return exc
+
+    def _guarded(self, adapter: Adapter, records: list[Record]) -> list[list[Event] | Exception]:
+        """Parse records in a worker thread, so that an adapter stuck on one record (an endless
+        loop, a blocking call) costs `record_timeout` seconds and that record, never the agent.
+        Returns one outcome per record; a hung record gets a TimeoutError and ends the list."""
+        outcomes: list[list[Event] | Exception] = []
+        if not records:
+            return outcomes
+
+        def work() -> None:
+            for record in records:
+                outcomes.append(self._call(adapter, record))
+
+        worker = threading.Thread(target=work, name=f"adapter-{adapter.name}", daemon=True)
+        worker.start()
+        done, since = 0, time.monotonic()
+        while True:
+            worker.join(min(0.25, self.record_timeout))
+            if not worker.is_alive():
+                return outcomes
+            if len(outcomes) != done:
+                done, since = len(outcomes), time.monotonic()
+            elif time.monotonic() - since >= self.record_timeout:
+                finished = outcomes[:done]  # the abandoned thread may still append: copy
+                self.log.error("adapter_hung", adapter=adapter.name, seconds=self.record_timeout)
+                return [*finished, TimeoutError(f"aucune réponse en {self.record_timeout:g} s")]
+
+    def _classify(
         self,
         adapter: Adapter,
         record: Record,
         raw: str | None,
-        events: list[tuple[Event, int]],
+        outcome: list[Event] | Exception,
+        events: list[Event],
         bad: list[QuarantineItem],
     ) -> None:
-        try:
-            produced = [e if isinstance(e, EventBase) else parse_event(dict(e)) for e in adapter.parse(record)]
-        except Exception as exc:
-            code, message = explain(exc)
-            keep = raw[:RAW_KEEP] if raw and not contains_patient_data(raw) else None
-            bad.append(
-                QuarantineItem(str(record.path), record.offset, record.line_no, adapter.name, code, message, keep)
-            )
-            if code == "adapter_error":
-                self._adapter_failed(adapter, message)
-            else:
-                self.failures[adapter.name] = 0
+        if not isinstance(outcome, Exception):
+            self.failures[adapter.name] = 0
+            events.extend(outcome)
             return
-        self.failures[adapter.name] = 0
-        events.extend((e, record.offset) for e in produced)
+        code, message = explain(outcome)
+        keep = raw[:RAW_KEEP] if raw and not contains_patient_data(raw) else None
+        bad.append(QuarantineItem(str(record.path), record.offset, record.line_no, adapter.name, code, message, keep))
+        if isinstance(outcome, TimeoutError):
+            self._adapter_failed(adapter, message, disable=True)
+        elif code == "adapter_error":
+            self._adapter_failed(adapter, message)
+        else:
+            self.failures[adapter.name] = 0
 
-    def _adapter_failed(self, adapter: Adapter, message: str) -> None:
+    def _adapter_failed(self, adapter: Adapter, message: str, *, disable: bool = False) -> None:
         self.failures[adapter.name] += 1
-        disabled = self.failures[adapter.name] >= self.failure_threshold
+        disabled = disable or self.failures[adapter.name] >= self.failure_threshold
         with self.store.transaction():
             self.store.record_adapter_failure(adapter.name, message, disabled)
         if disabled and adapter.name not in self.disabled:
@@ -329,7 +376,7 @@ class Ingestor:
 
     def _write(
         self,
-        events: list[tuple[Event, int]],
+        events: list[Event],
         bad: list[QuarantineItem],
         result: FileResult,
         key: str,
@@ -337,7 +384,7 @@ class Ingestor:
     ) -> None:
         rows: list[EventRow] = []
         declarations: list[DeclarationRow] = []
-        for event, _offset in events:
+        for event in events:
             if isinstance(event, Declaration):
                 declarations.append(self.declaration_row(event))
             else:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import importlib.metadata as md
 import os
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pluggy
@@ -69,7 +71,15 @@ def _check_adapter(adapter: Any) -> str | None:
 class Plugins:
     """Loaded plugins and their adapters, with every load error kept for `plugins`."""
 
-    def __init__(self, *, entry_points: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        entry_points: bool = True,
+        data_dir: Path | None = None,
+        options: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.options = options or {}
         self.pm = pluggy.PluginManager(GROUP)
         self.pm.add_hookspecs(hookspecs)
         self.infos: list[PluginInfo] = []
@@ -88,7 +98,7 @@ class Plugins:
     def _register(self, plugin: object, info: PluginInfo) -> None:
         try:
             self.pm.register(plugin, name=info.name)
-        except Exception as exc:  # a bad hookimpl signature, a duplicate name…
+        except Exception as exc:  # noqa: BLE001 - a bad hookimpl signature, a duplicate name…
             info.status, info.error = "error", f"{type(exc).__name__}: {exc}"
         else:
             info.hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
@@ -104,7 +114,7 @@ class Plugins:
                 continue
             try:
                 plugin = ep.load()
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001 - even SystemExit from a plugin's import
                 info.status = "error"
                 info.error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
                 self.infos.append(info)
@@ -118,8 +128,9 @@ class Plugins:
             if info is None or info.status != "ok":
                 continue
             try:
-                produced = list(impl.function() or [])
-            except Exception as exc:
+                available = {"data_dir": self.data_dir, "options": dict(self.options.get(info.name, {}))}
+                produced = list(impl.function(**{a: available[a] for a in impl.argnames}) or [])
+            except Exception as exc:  # noqa: BLE001 - a plugin's bug must not stop the agent
                 info.status, info.error = "error", f"forfait_agent_adapters: {type(exc).__name__}: {exc}"
                 continue
             for adapter in produced:
@@ -140,7 +151,7 @@ class Plugins:
         for impl in self.pm.hook.forfait_agent_score_changed.get_hookimpls():
             try:
                 impl.function(score=score)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - same: report and go on
                 errors.append(f"{impl.plugin_name}: {type(exc).__name__}: {exc}")
         return errors
 

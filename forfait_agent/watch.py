@@ -110,7 +110,7 @@ class Watcher:
             observer.schedule(_Handler(self), str(folder), recursive=recursive)
             observer.daemon = True
             observer.start()
-        except Exception as exc:  # ENOSPC (inotify watches), permission, unsupported FS…
+        except Exception as exc:  # noqa: BLE001 - ENOSPC (inotify), permission, unsupported FS…
             self.log.warning("observer_failed", folder=str(folder), polling=polling, error=str(exc))
             return None
         self.modes[str(folder)] = "polling" if polling else f"native ({sys.platform})"

@@ -121,3 +121,79 @@ def test_adapter_that_always_raises_is_disabled_and_others_go_on(home: Path, sit
     boom = next(a for a in status["adapters"] if a["adapter"] == "boom")
     assert boom["disabled_at"] and "ZeroDivisionError" in boom["last_error"]
     assert any(p["plugin"] == "broken" for p in status["plugin_errors"])
+
+
+class HangingAdapter:
+    name = "hang"
+    patterns = ("*.hang",)
+    framing = "line"
+    encoding = "utf-8"
+
+    def parse(self, record):
+        if "stuck" in record.text:
+            import time
+
+            time.sleep(30)
+        return [{"kind": "consultation", "id": record.text, "at": "2026-03-02T10:00", "practitioner": "10101010101"}]
+
+
+def test_hanging_adapter_costs_its_record_not_the_agent(home: Path, tmp_path: Path):
+    import time
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.hang").write_text("ok1\nstuck\nok2\n", encoding="utf-8")
+    (data / "b.jsonl").write_text(
+        '{"kind": "consultation", "id": "j1", "at": "2026-03-02T10:00", "practitioner": "10101010101"}\n',
+        encoding="utf-8",
+    )
+    app = App(home)
+    app.ingestor.adapters["hang"] = HangingAdapter()
+    app.ingestor.record_timeout = 0.5
+    started = time.monotonic()
+    report = app.ingestor.scan([data], context=app.settings.context())
+    assert time.monotonic() - started < 10
+    by_adapter = {r.adapter: r for r in report.files}
+    assert (by_adapter["hang"].new, dict(by_adapter["hang"].reasons)) == (1, {"timeout": 1})
+    assert by_adapter["jsonl"].new == 1
+    assert "hang" in app.ingestor.disabled
+    # "ok2" was not read: the offset stops after the stuck line, for a fixed adapter to resume.
+    pos = app.store.position(str((data / "a.hang").resolve()), "hang")
+    assert pos.line_no == 2
+    app.close()
+
+
+def test_two_adapters_claiming_one_file_are_reported(home: Path, tmp_path: Path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "x.hang").write_text("a\n", encoding="utf-8")
+    app = App(home)
+    app.ingestor.adapters["hang"] = HangingAdapter()
+
+    class Other(HangingAdapter):
+        name = "other"
+
+    app.ingestor.adapters["other"] = Other()
+    report = app.ingestor.scan([data], context=app.settings.context())
+    assert report.conflicts == [(data / "x.hang", ["hang", "other"])]
+    assert report.files == []
+    app.close()
+
+
+def test_fifty_megabyte_line_is_skipped_in_bounded_memory(home: Path, tmp_path: Path):
+    import tracemalloc
+
+    path = tmp_path / "huge.jsonl"
+    good = '{"kind": "consultation", "id": "%s", "at": "2026-03-02T10:00", "practitioner": "10101010101"}\n'
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write(good % "before")
+        handle.write('{"kind": "consultation", "id": "' + "x" * (50 << 20) + '"}\n')
+        handle.write(good % "after")
+    app = App(home)
+    tracemalloc.start()
+    report = app.ingestor.scan([path], context=app.settings.context())
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    app.close()
+    assert (report.total("new"), dict(report.reasons())) == (2, {"line_too_long": 1})
+    assert peak < 16 << 20  # a few MB of buffers, never the 50 MB line

@@ -1,0 +1,107 @@
+"""Reading a sent message for what the indicators need, and nothing more.
+
+Kept: Message-ID, date, sender address (to find the practitioner), recipient addresses (the core
+keeps only their domain and "to a patient: yes/no"), whether an IHE XDM archive is attached.
+Never read: subject, body text, attached documents (the XDM zip's directory is listed, nothing
+is decompressed).
+"""
+
+from __future__ import annotations
+
+import email
+import hashlib
+import io
+import itertools
+import re
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime
+from email import errors as email_errors
+from email.message import Message as EmailMessage
+from email.utils import getaddresses, parsedate_to_datetime
+
+from forfait_agent import RecordError
+
+_MBOX_FROM = re.compile(rb"^From [^\r\n]*\r?\n", re.MULTILINE)
+_XDM_METADATA = re.compile(r"^IHE_XDM/[^/]+/METADATA\.XML$", re.IGNORECASE)
+_TRUNCATION_DEFECTS = (
+    email_errors.CloseBoundaryNotFoundDefect,
+    email_errors.StartBoundaryNotFoundDefect,
+    email_errors.MultipartInvariantViolationDefect,
+)
+MAX_PARTS = 200
+
+
+@dataclass(frozen=True)
+class Message:
+    message_id: str
+    at: datetime
+    sender: str | None
+    recipients: tuple[str, ...]
+    xdm_attachments: int
+
+
+def _addresses(msg: EmailMessage, *headers: str) -> list[str]:
+    values = [str(v) for h in headers for v in msg.get_all(h, [])]
+    seen: dict[str, None] = {}
+    for _, address in getaddresses(values):
+        address = address.strip().strip("<>")
+        if "@" in address:
+            seen.setdefault(address.lower(), None)
+    return list(seen)
+
+
+def _is_xdm(part: EmailMessage) -> bool:
+    """A zip attachment holding IHE_XDM/<subset>/METADATA.XML. Only the zip's central
+    directory is read, so a zip bomb costs nothing."""
+    name = (part.get_filename() or "").lower()
+    if part.get_content_type() not in ("application/zip", "application/x-zip-compressed") and not name.endswith(".zip"):
+        return False
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return False
+    try:
+        with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+            return any(_XDM_METADATA.match(n) for n in archive.namelist())
+    except (zipfile.BadZipFile, ValueError):
+        return False
+
+
+def parse_message(raw: bytes) -> Message:
+    """The facts of one message; RecordError when it cannot be a complete sent message."""
+    if not raw.strip():
+        raise RecordError("message vide")
+    msg = email.message_from_bytes(raw)
+    if any(isinstance(d, _TRUNCATION_DEFECTS) for part in msg.walk() for d in part.defects):
+        raise RecordError("message tronqué (structure MIME incomplète)")
+    date_header = msg.get("Date")
+    if not date_header:
+        raise RecordError("en-tête Date absent : message incomplet ou tronqué")
+    try:
+        at = parsedate_to_datetime(str(date_header))
+    except (TypeError, ValueError, IndexError) as exc:
+        raise RecordError(f"en-tête Date illisible : {date_header!s}"[:120]) from exc
+    recipients = _addresses(msg, "To", "Cc", "Bcc")
+    if not recipients:
+        raise RecordError("aucun destinataire (To, Cc, Bcc)")
+    senders = _addresses(msg, "From", "Sender")
+    message_id = str(msg.get("Message-ID", "")).strip().strip("<>")
+    if not message_id:
+        message_id = "sha256:" + hashlib.sha256(raw).hexdigest()[:32]
+    parts = list(msg.walk())[:MAX_PARTS]
+    xdm = sum(1 for part in parts if not part.is_multipart() and _is_xdm(part))
+    return Message(message_id, at, senders[0] if senders else None, tuple(recipients), xdm)
+
+
+def split_mbox(data: bytes) -> list[bytes]:
+    """The messages of an mbox file (lines starting with `From ` separate them)."""
+    starts = [m.start() for m in _MBOX_FROM.finditer(data)]
+    if not starts or data[: starts[0]].strip():
+        raise RecordError("ce fichier n'est pas une boîte mbox (pas de ligne « From » initiale)")
+    bounds = [*starts, len(data)]
+    messages = []
+    for begin, end in itertools.pairwise(bounds):
+        chunk = data[begin:end]
+        body_start = chunk.find(b"\n") + 1
+        messages.append(chunk[body_start:])
+    return messages

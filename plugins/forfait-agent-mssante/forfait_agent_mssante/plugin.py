@@ -1,0 +1,67 @@
+"""Three adapters over one parser: single .eml files, mbox sent folders, maildir messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from forfait_agent import Adapter, Record, RecordError, SourceContext, hookimpl
+
+from .messages import Message, parse_message, split_mbox
+
+
+def message_events(message: Message, context: SourceContext) -> list[dict[str, Any]]:
+    """One event per recipient; ids are the Message-ID and the recipient's rank, so no
+    address (a patient's contains the INS) ever becomes part of an id."""
+    practitioner = context.practitioner_for(message.sender)
+    return [
+        {
+            "kind": "mss_message",
+            "id": f"{message.message_id}#{rank}",
+            "at": message.at,
+            "practitioner": practitioner,
+            "recipient": recipient,
+        }
+        for rank, recipient in enumerate(message.recipients, start=1)
+    ]
+
+
+def _data(record: Record) -> bytes:
+    if record.data is None:
+        raise RecordError("enregistrement sans contenu binaire (cadrage « file » attendu)")
+    return record.data
+
+
+class EmlAdapter(Adapter):
+    name = "mssante-eml"
+    patterns = ("*.eml",)
+    framing = "file"
+    encoding = "utf-8"
+    description = "Messages MSSanté envoyés, un fichier .eml par message"
+
+    def parse(self, record: Record) -> list[dict[str, Any]]:
+        return message_events(parse_message(_data(record)), record.context)
+
+
+class MaildirAdapter(EmlAdapter):
+    name = "mssante-maildir"
+    patterns = ("*:2,*", "*!2,*")  # maildir file names carry their flags after ":2," (or "!2," on Windows)
+    description = "Messages MSSanté envoyés, dossier Maildir (un fichier par message)"
+
+
+class MboxAdapter(Adapter):
+    name = "mssante-mbox"
+    patterns = ("*.mbox", "*.mbx")
+    framing = "file"
+    encoding = "utf-8"
+    description = "Dossier « Envoyés » au format mbox (relu en entier à chaque changement ; doublons ignorés)"
+
+    def parse(self, record: Record) -> list[dict[str, Any]]:
+        events = []
+        for raw in split_mbox(_data(record)):
+            events.extend(message_events(parse_message(raw), record.context))
+        return events
+
+
+@hookimpl
+def forfait_agent_adapters() -> list[Adapter]:
+    return [EmlAdapter(), MboxAdapter(), MaildirAdapter()]
