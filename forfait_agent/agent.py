@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from .app import write_atomically
 from .tailer import Tailer
 from .watch import Watcher
 
@@ -87,12 +88,6 @@ else:
 
     def _unlock(handle: IO[str]) -> None:
         fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 class Agent:
@@ -173,13 +168,14 @@ class Agent:
 
     def refresh_score(self) -> dict[str, Any]:
         """Recompute the current year's score, write score.json, tell the plugins."""
-        from .app import today
-
         self.score_due = None
         year = self.app.default_year()
-        score = self.app.score(year, min(today(), datetime(year, 12, 31).date())).as_json()
+        score = self.app.score(year, self.app.as_of_for(year)).as_json()
         score["computed_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         write_atomically(self.app.home / SCORE_FILE, json.dumps(score, ensure_ascii=False, indent=2))
+        from .htmlreport import REPORT_FILE, write_report
+
+        write_report(self.app, self.app.home / REPORT_FILE, year, self.app.as_of_for(year))
         for error in self.app.plugins.call_score_changed(score):
             self.log.warning("score_hook_failed", error=error)
         self.log.info("score_updated", year=year, practitioners=len(score["practitioners"]))

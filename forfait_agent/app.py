@@ -19,6 +19,13 @@ from .scoring import Score, Window, compute_score
 from .store import Store
 
 
+def write_atomically(path: Path, text: str) -> None:
+    """Readers (a browser, another tool) never see a half-written file."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def today() -> date:
     """Today in the cabinet's time zone, whatever the machine's."""
     return datetime.now(PARIS).date()
@@ -77,6 +84,19 @@ class App:
             declarations = {k: v for k, v in declarations.items() if k == practitioner}
         wanted = [practitioner] if practitioner else []
         return compute_score(rules, as_of, ytd, recent, declarations, wanted)
+
+    def as_of_for(self, year: int) -> date:
+        """The natural as-of date of a year: today for the current year, 31 December before."""
+        return min(today(), date(year, 12, 31))
+
+    def history(self, practitioner: str | None = None) -> list[Score]:
+        """One score per year that has both data and rules, oldest first (backfilled years)."""
+        known = set(self.rulebook.years())
+        return [
+            self.score(year, self.as_of_for(year), practitioner)
+            for year in self.store.years()
+            if year in known and year <= today().year
+        ]
 
     def close(self) -> None:
         if "store" in self.__dict__:

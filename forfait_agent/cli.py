@@ -78,6 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--practitioner", type=_rpps, help="un seul praticien (RPPS)")
         if name == "score":
             p.add_argument("--json", action="store_true", help="sortie JSON (contrat machine)")
+        else:
+            p.add_argument("--html", type=Path, metavar="FICHIER", help="écrire un rapport HTML autonome")
+
+    p = sub.add_parser("declaration", help="ce qu'il faudra déclarer sur amelipro pour l'année")
+    p.add_argument("--year", type=int, help="année (défaut : année en cours)")
+    p.add_argument("--practitioner", type=_rpps)
+    p.set_defaults(as_of=None)
+
+    sub.add_parser("open", help="ouvrir le rapport HTML du dossier des données dans le navigateur")
 
     p = sub.add_parser("declare", help="enregistrer un indicateur déclaratif (oui/non)")
     p.add_argument("indicator", metavar="INDICATEUR")
@@ -152,6 +161,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             "scan": _scan,
             "score": _score,
             "report": _report,
+            "declaration": _declaration,
+            "open": _open,
             "declare": _declare,
             "plugins": _plugins,
             "rules": _rules_list,
@@ -198,17 +209,49 @@ def _score(app: Any, args: argparse.Namespace) -> int:
     if args.json:
         _print_json(score.as_json())
         return EXIT_OK
-    from .report import rate_thresholds, render
+    from .report import render
 
-    render(score, _console(), rate_thresholds(app.rulebook.get(year)))
+    render(score, app.rulebook.get(year), _console())
     return EXIT_OK
 
 
 def _report(app: Any, args: argparse.Namespace) -> int:
     year, as_of = _year_and_date(app, args)
-    from .report import rate_thresholds, render
+    if args.html:
+        from .htmlreport import write_report
 
-    render(app.score(year, as_of, args.practitioner), _console(), rate_thresholds(app.rulebook.get(year)))
+        path = write_report(app, args.html, year, as_of, args.practitioner)
+        print(f"Rapport écrit : {path.resolve()}")
+        return EXIT_OK
+    from .report import render, render_history
+
+    console = _console()
+    render(app.score(year, as_of, args.practitioner), app.rulebook.get(year), console)
+    render_history(app.history(args.practitioner), console)
+    return EXIT_OK
+
+
+def _declaration(app: Any, args: argparse.Namespace) -> int:
+    from .declaration import sheets
+    from .report import render_declaration
+
+    year, as_of = _year_and_date(app, args)
+    rules = app.rulebook.get(year)
+    score = app.score(year, as_of, args.practitioner)
+    render_declaration(rules, sheets(rules, score, app.store.declarations(year)), _console())
+    return EXIT_OK
+
+
+def _open(app: Any, args: argparse.Namespace) -> int:
+    import webbrowser
+
+    from .htmlreport import REPORT_FILE, write_report
+
+    year = app.default_year()
+    path = write_report(app, app.home / REPORT_FILE, year, app.as_of_for(year))
+    print(f"Ouverture de {path}")
+    if not webbrowser.open(path.resolve().as_uri()):
+        print("Aucun navigateur trouvé : ouvrez ce fichier vous-même.")
     return EXIT_OK
 
 

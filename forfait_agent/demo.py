@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from .events import PARIS
+from .rules import Rules
+from .scoring import is_declarative
 
 
 @dataclass(frozen=True)
@@ -177,10 +179,12 @@ def generate_events(profile: Profile, start: date, end: date, seed: int) -> Iter
                     }
 
 
-def write_exports(folder: Path, year: int, as_of: date, seed: int, count: int) -> list[Path]:
+def write_exports(folder: Path, rules: Rules, as_of: date, seed: int, count: int) -> list[Path]:
     """One JSONL journal per GP and month, as an LGC export folder would hold, with a few
     damaged lines (a crash mid-write, an unknown record type) that the agent must quarantine."""
     folder.mkdir(parents=True, exist_ok=True)
+    year = rules.year
+    prerequisites = [i.id for i in rules.indicators if i.group == rules.gate.id and is_declarative(i.condition)]
     written = []
     for profile in PROFILES[:count]:
         by_month: dict[int, list[str]] = {}
@@ -189,34 +193,33 @@ def write_exports(folder: Path, year: int, as_of: date, seed: int, count: int) -
             by_month.setdefault(int(event["at"][5:7]), []).append(json.dumps(event, ensure_ascii=False))
         if profile.declares_equipment:
             at = datetime.combine(end, datetime.min.time(), PARIS).isoformat()
-            decl = {
-                "kind": "declaration",
-                "id": f"demo-equipement-{profile.rpps}-{year}",
-                "at": at,
-                "practitioner": profile.rpps,
-                "indicator": _equipment_indicator(year),
-                "year": year,
-                "value": True,
-            }
-            by_month.setdefault(end.month, []).append(json.dumps(decl))
+            for indicator in prerequisites:
+                decl = {
+                    "kind": "declaration",
+                    "id": f"demo-{indicator}-{profile.rpps}-{year}",
+                    "at": at,
+                    "practitioner": profile.rpps,
+                    "indicator": indicator,
+                    "year": year,
+                    "value": True,
+                }
+                by_month.setdefault(end.month, []).append(json.dumps(decl))
         for month, lines in sorted(by_month.items()):
             if month == 3:
                 lines.insert(40, '{"kind": "consultation", "id": "C-tronq')  # write cut short
-                lines.insert(90, json.dumps({"kind": "teleconsultation", "id": "X1", "at": "2026-03-02T10:00"}))
+                lines.insert(90, json.dumps({"kind": "teleconsultation", "id": "X1", "at": f"{year}-03-02T10:00"}))
             path = folder / f"journal-{profile.rpps}-{year}-{month:02d}.jsonl"
             path.write_text("\n".join(lines) + "\n", encoding="utf-8")
             written.append(path)
     return written
 
 
-def _equipment_indicator(year: int) -> str:
-    return "equipement" if year >= 2026 else "logiciel_segur"
-
-
 def run_demo(app: Any, *, seed: int, practitioners: int, console: Any) -> int:
+    """Backfill last year, follow this year up to today, print the score, write the report."""
     from .app import App, today
     from .cli import print_scan_report
-    from .report import rate_thresholds, render
+    from .htmlreport import REPORT_FILE, write_report
+    from .report import render, render_history
 
     demo = App(app.home / "demo", app.config_path if app.config_path.exists() else None)
     try:
@@ -224,15 +227,21 @@ def run_demo(app: Any, *, seed: int, practitioners: int, console: Any) -> int:
         year = demo.default_year()
         exports = demo.home / "exports"
         console.print(
-            f"Démonstration : cabinet de {practitioners} médecin(s), année {year}, données jusqu'au {as_of:%d/%m/%Y}."
+            f"Démonstration : cabinet de {practitioners} médecin(s), années {year - 1} et {year} "
+            f"(jusqu'au {as_of:%d/%m/%Y})."
         )
-        files = write_exports(exports, year, as_of, seed, practitioners)
+        files = []
+        for y in (year - 1, year):
+            if y in demo.rulebook.years():
+                files += write_exports(exports, demo.rulebook.get(y), as_of, seed, practitioners)
         console.print(f"{len(files)} journaux d'export écrits dans {exports}")
         report = demo.ingestor.scan([exports], context=demo.settings.context())
         print_scan_report(report, console)
-        score = demo.score(year, as_of)
-        render(score, console, rate_thresholds(demo.rulebook.get(year)))
-        console.print(f'\nPour revoir ce score : forfait-agent --data-dir "{demo.home}" score')
+        render(demo.score(year, as_of), demo.rulebook.get(year), console)
+        render_history(demo.history(), console)
+        html = write_report(demo, demo.home / REPORT_FILE, year, as_of)
+        console.print(f"\nRapport HTML : {html}")
+        console.print(f'Pour revoir ce score : forfait-agent --data-dir "{demo.home}" score (ou report, open)')
     finally:
         demo.close()
     return 0

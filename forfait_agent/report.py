@@ -10,9 +10,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from .declaration import DeclarationSheet
 from .events import UNKNOWN_PRACTITIONER
-from .rules import METRICS, AllCondition, Condition, MeanCondition, RateCondition, Rules
-from .scoring import IndicatorResult, Missing, PractitionerScore, Score
+from .rules import METRICS, AllCondition, Condition, CountCondition, MeanCondition, RateCondition, Rules
+from .scoring import IndicatorResult, MetricValue, Missing, PractitionerScore, Score
 
 NBSP = "\u00a0"  # encodable in cp1252, unlike the narrow no-break space
 
@@ -125,8 +126,8 @@ def actions(ps: PractitionerScore, score: Score) -> list[Action]:
     return found
 
 
-def _bar(rate: float | None, threshold: float | None, width: int = 20) -> Text:
-    """A text bar (█ filled, ░ empty) with '│' at the threshold: readable without colour."""
+def _bar(rate: float | None, threshold: float | None, ok: bool, width: int = 20) -> Text:
+    """A text bar (█ filled, ░ empty) with '│' at the threshold and ✔/✘: readable without colour."""
     filled = 0 if rate is None else min(width, round(rate * width))
     mark = None if threshold is None else min(width - 1, round(threshold * width))
     text = Text()
@@ -134,12 +135,12 @@ def _bar(rate: float | None, threshold: float | None, width: int = 20) -> Text:
         char = "█" if i < filled else "░"
         if mark is not None and i == mark:
             char = "│" if i >= filled else "┃"
-        ok = threshold is not None and rate is not None and rate >= threshold
         text.append(char, style="green" if ok else "yellow")
+    text.append(" ✔" if ok else " ✘", style="green" if ok else "red")
     return text
 
 
-def render(score: Score, console: Console, thresholds: dict[str, float] | None = None) -> None:
+def render(score: Score, rules: Rules, console: Console) -> None:
     scheme = "Dotation numérique" if score.scheme == "donum" else "Forfait structure"
     console.print(
         Text(f"{score.title} — situation au {fmt_date(score.as_of)}", style="bold"),
@@ -150,13 +151,12 @@ def render(score: Score, console: Console, thresholds: dict[str, float] | None =
             "Aucune donnée pour cette année. Lancez « forfait-agent scan DOSSIER » ou « forfait-agent demo »."
         )
         return
+    goals = targets(rules)
     for ps in score.practitioners:
-        render_practitioner(score, ps, console, thresholds or {})
+        render_practitioner(score, ps, console, goals)
 
 
-def render_practitioner(
-    score: Score, ps: PractitionerScore, console: Console, rate_thresholds: dict[str, float]
-) -> None:
+def render_practitioner(score: Score, ps: PractitionerScore, console: Console, goals: dict[str, Target]) -> None:
     gate_label = "Socle" if score.scheme == "donum" else "Volet 1"
     status = "ATTEINT ✔" if ps.gate_met else "NON ATTEINT ✘"
     header = Text()
@@ -195,13 +195,13 @@ def render_practitioner(
         value = ps.metrics[metric_id]
         rate = None if value.rate is None else float(value.rate)
         projected = None if value.projected_rate is None else float(value.projected_rate)
-        threshold = rate_thresholds.get(metric_id)
+        goal = goals.get(metric_id, Target())
         metrics.add_row(
             METRIC_LABELS[metric_id],
             f"{fmt_int(value.numerator)} / {fmt_int(value.denominator)}",
             fmt_pct(rate),
-            fmt_pct(threshold),
-            _bar(rate, threshold),
+            goal.text,
+            _bar(rate, goal.min_rate, goal.reached(value)),
             fmt_pct(projected),
         )
 
@@ -231,20 +231,77 @@ def render_practitioner(
         console.print(todo)
 
 
-def rate_thresholds(rules: Rules) -> dict[str, float]:
-    """Lowest threshold per metric across the year's indicators, for the progress bars."""
-    found: dict[str, float] = {}
+@dataclass(frozen=True)
+class Target:
+    """What a metric must reach somewhere in the year's rules (the lowest bar if several)."""
+
+    min_rate: float | None = None
+    min_count: int | None = None
+
+    @property
+    def text(self) -> str:
+        return fmt_pct(self.min_rate) if self.min_rate is not None else f"≥{NBSP}{self.min_count}"
+
+    def reached(self, value: MetricValue) -> bool:
+        if self.min_rate is not None:
+            return value.rate is not None and float(value.rate) >= self.min_rate
+        return value.numerator >= (self.min_count or 0)
+
+
+def targets(rules: Rules) -> dict[str, Target]:
+    rates: dict[str, float] = {}
+    counts: dict[str, int] = {}
 
     def visit(cond: Condition) -> None:
         if isinstance(cond, RateCondition):
-            found[cond.metric] = min(found.get(cond.metric, 1.0), cond.min_rate)
+            rates[cond.metric] = min(rates.get(cond.metric, 1.0), cond.min_rate)
         elif isinstance(cond, MeanCondition):
             for m in cond.mean_of:
-                found[m] = min(found.get(m, 1.0), cond.min_rate)
+                rates[m] = min(rates.get(m, 1.0), cond.min_rate)
+        elif isinstance(cond, CountCondition):
+            counts[cond.metric] = min(counts.get(cond.metric, cond.min_count), cond.min_count)
         elif isinstance(cond, AllCondition):
             for sub in cond.all:
                 visit(sub)
 
     for ind in rules.indicators:
         visit(ind.condition)
+    found = {m: Target(min_count=c) for m, c in counts.items()}
+    found.update({m: Target(min_rate=r) for m, r in rates.items()})
     return found
+
+
+def render_history(scores: list[Score], console: Console) -> None:
+    """Past years side by side: what each year paid (or would pay), per practitioner."""
+    if len(scores) < 2:
+        return
+    table = Table("Praticien", *[str(s.year) for s in scores], title="Historique (points et montant par année)")
+    rpps_all = sorted({p.rpps for s in scores for p in s.practitioners})
+    for rpps in rpps_all:
+        cells = []
+        for s in scores:
+            ps = next((p for p in s.practitioners if p.rpps == rpps), None)
+            if ps is None:
+                cells.append("—")
+                continue
+            scheme = "DONUM" if s.scheme == "donum" else "FS"
+            partial = " (en cours)" if s.as_of < date(s.year, 12, 31) else ""
+            cells.append(f"{fmt_points(ps.points)} pts = {fmt_eur(ps.euros)} ({scheme}){partial}")
+        table.add_row(rpps, *cells)
+    console.print(table)
+
+
+def render_declaration(rules: Rules, sheets: list[DeclarationSheet], console: Console) -> None:
+    console.print(Text(f"Déclaration sur amelipro — {rules.title}", style="bold"))
+    if rules.campaign:
+        console.print(f"Campagne : {rules.campaign}.")
+    for sheet in sheets:
+        table = Table("À déclarer", "Réponse actuelle", "Justificatif", title=practitioner_title(sheet.rpps))
+        for item in sheet.declarative:
+            style = {"oui": "green", "non": "red"}.get(item.answer, "yellow")
+            label = item.label + (" (prérequis)" if item.gate else f" (+{fmt_points(item.points)} pts)")
+            table.add_row(label, Text(item.answer, style=style), item.proof or "")
+        console.print(table)
+        auto = "; ".join(f"{i.label} : {i.answer}" for i in sheet.automatic)
+        console.print(f"Calculés par l'Assurance Maladie (rien à déclarer) — notre estimation : {auto}.")
+        console.print("Pour enregistrer une réponse : forfait-agent declare ID oui|non\n")

@@ -14,7 +14,7 @@ def test_demo_runs_the_whole_path_and_prints_a_french_score(home: Path):
     assert "Socle (prérequis)" in out
     assert "points mis en commun" in out
     assert "€" in out and "Actions les plus rentables" in out
-    assert "mis en quarantaine : 6" in out  # the damaged lines of the demo journals
+    assert "mis en quarantaine : 12" in out  # the damaged lines of the demo journals, two years
     demo = home / "demo"
     data = score_json(demo)
     assert len(data["practitioners"]) == 3
