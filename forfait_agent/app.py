@@ -1,4 +1,8 @@
-"""One data folder's state, opened lazily: settings, logs, store, plugins, rules, scoring."""
+"""One data folder's state, opened lazily: settings, logs, store, plugins, rules, scoring.
+
+Modules are imported where first needed: `score` never loads the plugins, the ingestion
+pipeline or the logging stack, which keeps its cold start short on an old PC.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,20 @@ import os
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
-from .config import Settings, config_path, load_settings
-from .events import PARIS
-from .ingest import Ingestor
-from .logs import configure_logging
-from .plugins import Plugins
-from .privacy import Hasher, load_or_create_salt
+from .paths import config_path
 from .rules import RuleBook
-from .scoring import Score, Window, compute_score
 from .store import Store
+
+if TYPE_CHECKING:
+    from .config import Settings
+    from .ingest import Ingestor
+    from .plugins import Plugins
+    from .scoring import Score
+
+PARIS = ZoneInfo("Europe/Paris")
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -42,10 +49,14 @@ class App:
 
     @cached_property
     def settings(self) -> Settings:
+        from .config import load_settings
+
         return load_settings(self.config_path)
 
     @cached_property
     def log(self) -> Any:
+        from .logs import configure_logging
+
         return configure_logging(self.home, verbose=self.verbose)
 
     @cached_property
@@ -54,6 +65,8 @@ class App:
 
     @cached_property
     def plugins(self) -> Plugins:
+        from .plugins import Plugins
+
         plugins = Plugins(data_dir=self.home, options=self.settings.plugins)
         for info in plugins.infos:
             if info.status == "error":
@@ -66,6 +79,9 @@ class App:
 
     @cached_property
     def ingestor(self) -> Ingestor:
+        from .ingest import Ingestor
+        from .privacy import Hasher, load_or_create_salt
+
         hasher = Hasher(load_or_create_salt(self.home))
         return Ingestor(self.store, self.plugins.adapters, hasher, self.log)
 
@@ -75,6 +91,8 @@ class App:
         return year if year in years or not years else max(y for y in years if y <= year)
 
     def score(self, year: int, as_of: date, practitioner: str | None = None) -> Score:
+        from .scoring import Window, compute_score
+
         rules = self.rulebook.get(year)
         window = Window(year, as_of)
         ytd = self.store.counts(window.start, window.end, practitioner)

@@ -146,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from .config import data_dir
+    from .paths import data_dir
     from .rules import RulesError
     from .store import StoreError
 

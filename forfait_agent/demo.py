@@ -127,7 +127,7 @@ def generate_events(profile: Profile, start: date, end: date, seed: int) -> Iter
                 "practitioner": profile.rpps,
                 "patient": rng.choice(patients),
             }
-            ref = f"{profile.rpps[-4:]}{day:%y%m%d}{i:03d}"
+            ref = f"{profile.rpps[-4:]}-{day:%y%m%d}-{i:03d}"
             yield {"kind": "consultation", "id": f"C{ref}", **base}
             if rng.random() < profile.paper_share:
                 yield {"kind": "fsp", "id": f"P{ref}", **base}

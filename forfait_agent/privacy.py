@@ -43,18 +43,36 @@ def load_or_create_salt(data_dir: Path) -> bytes:
 
 
 class Hasher:
-    """HMAC-SHA256 with the installation salt, truncated to 128 bits (plenty for dedupe)."""
+    """HMAC-SHA256 with the installation salt, truncated to 128 bits (plenty for dedupe).
+
+    A cabinet sees the same few thousand patients all year: results are memoised in memory
+    (bounded), never written anywhere.
+    """
+
+    CACHE_SIZE = 200_000
 
     def __init__(self, salt: bytes) -> None:
-        self._salt = salt
+        self._key = hmac.new(salt, digestmod=hashlib.sha256)
+        self._cache: dict[str, str] = {}
 
     def __call__(self, value: str) -> str:
-        return hmac.new(self._salt, value.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+        found = self._cache.get(value)
+        if found is None:
+            mac = self._key.copy()
+            mac.update(value.encode("utf-8"))
+            found = mac.hexdigest()[:32]
+            if len(self._cache) >= self.CACHE_SIZE:
+                self._cache.clear()
+            self._cache[value] = found
+        return found
+
+
+_ANY_PATIENT_DATA = re.compile("|".join(f"(?:{p.pattern})" for p in (_NIR, _LONG_DIGITS, _PATIENT_MAIL)), re.IGNORECASE)
 
 
 def contains_patient_data(text: str) -> bool:
     """True when a text holds something that identifies a patient (NIR, INS, patient MSS address)."""
-    return bool(_NIR.search(text) or _LONG_DIGITS.search(text) or _PATIENT_MAIL.search(text))
+    return _ANY_PATIENT_DATA.search(text) is not None
 
 
 def redact(text: str) -> str:

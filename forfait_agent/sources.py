@@ -121,6 +121,7 @@ def iter_lines(
     handle.seek(0)
     nl, codec = newline_for(encoding, handle.read(4))
     unit = len(nl)
+    decoder = _Decoder(codec)
     handle.seek(start)
     pos = start  # file offset of buf[0]
     buf = b""
@@ -139,7 +140,7 @@ def iter_lines(
                 yield Line(pos, end, line_no, None, "line_too_long")
             else:
                 line_no += 1
-                yield _make_line(raw, pos, end, line_no, codec)
+                yield decoder.line(raw, pos, end, line_no)
             pos = end
         buf = buf[consumed:]
         if len(buf) > max_line:
@@ -153,24 +154,30 @@ def iter_lines(
         if eof:
             if buf and final and not skipping and not (pos == 0 and buf in _BOMS):
                 line_no += 1
-                yield _make_line(buf, pos, pos + len(buf), line_no, codec)
+                yield decoder.line(buf, pos, pos + len(buf), line_no)
             return
 
 
-def _make_line(raw: bytes, offset: int, end: int, line_no: int, codec: str) -> Line:
-    if offset == 0:
-        for bom in _BOMS:
-            if raw.startswith(bom):
-                raw = raw[len(bom) :]
-                break
-    unit = 2 if codec.startswith("utf-16") else 1
-    cr = "\r".encode(codec)
-    if raw.endswith(cr) and (len(raw) - len(cr)) % unit == 0:
-        raw = raw[: -len(cr)]
-    try:
-        return Line(offset, end, line_no, raw.decode(codec))
-    except UnicodeDecodeError:
-        return Line(offset, end, line_no, None, "encoding", raw[:200])
+class _Decoder:
+    """Per-file decoding constants, computed once rather than per line."""
+
+    def __init__(self, codec: str) -> None:
+        self.codec = codec
+        self.unit = 2 if codec.startswith("utf-16") else 1
+        self.cr = "\r".encode(codec)
+
+    def line(self, raw: bytes, offset: int, end: int, line_no: int) -> Line:
+        if offset == 0:
+            for bom in _BOMS:
+                if raw.startswith(bom):
+                    raw = raw[len(bom) :]
+                    break
+        if raw.endswith(self.cr) and (len(raw) - len(self.cr)) % self.unit == 0:
+            raw = raw[: -len(self.cr)]
+        try:
+            return Line(offset, end, line_no, raw.decode(self.codec))
+        except UnicodeDecodeError:
+            return Line(offset, end, line_no, None, "encoding", raw[:200])
 
 
 def read_whole(path: Path, limit: int = MAX_FILE_BYTES) -> tuple[bytes | None, Identity]:

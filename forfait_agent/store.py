@@ -1,13 +1,14 @@
 """Durable state in one SQLite file: events, per-day counts, file positions, quarantine.
 
-Per-day counts are kept by triggers, so a score is an aggregate over a few thousand rows whatever
-the number of events, and they can never drift from the events table.
+Per-day counts are kept beside the events (in the same transaction), so a score is an aggregate
+over a few thousand rows whatever the number of events.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ MIGRATIONS: tuple[str, ...] = (
         flag INTEGER NOT NULL DEFAULT 0,  -- the numerator flag of the kind
         info TEXT,                    -- non-identifying extra: MSS domain, DMP document type
         attribution TEXT,             -- identity the practitioner was derived from, for re-attribution
-        source TEXT,
+        file_id INTEGER,              -- files.id of the file it was read from
         PRIMARY KEY (kind, id)
     ) WITHOUT ROWID;
 
@@ -45,11 +46,8 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (day, practitioner, kind, detail, flag)
     ) WITHOUT ROWID;
 
-    CREATE TRIGGER events_ai AFTER INSERT ON events BEGIN
-        INSERT INTO counts (practitioner, day, kind, detail, flag, n)
-        VALUES (NEW.practitioner, NEW.day, NEW.kind, NEW.detail, NEW.flag, 1)
-        ON CONFLICT DO UPDATE SET n = n + 1;
-    END;
+    -- Inserts update `counts` in bulk from Python (Store.insert_events); the triggers keep
+    -- them right whatever else changes an event (re-attribution, deletion).
     CREATE TRIGGER events_ad AFTER DELETE ON events BEGIN
         UPDATE counts SET n = n - 1
         WHERE practitioner = OLD.practitioner AND day = OLD.day AND kind = OLD.kind
@@ -140,7 +138,11 @@ class QuarantineItem:
     raw: str | None
 
 
-EventRow = tuple[str, str, str, str, str, str | None, str, int, str | None, str | None, str | None]
+_INSERT_EVENT = (
+    "INSERT INTO events (kind, id, practitioner, day, at, patient, detail, flag, info, attribution, file_id)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING"
+)
+EventRow = tuple[str, str, str, str, str, str | None, str, int, str | None, str | None, int | None]
 DeclarationRow = tuple[str, str, int, str, float, str]
 CountKey = tuple[str, str, int]  # (kind, detail, flag)
 
@@ -167,6 +169,9 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA busy_timeout=5000")
+            # 32 MB of page cache: the (kind, id) index of a few million events stays in memory.
+            self.db.execute("PRAGMA cache_size=-32000")
+            self.db.execute("PRAGMA temp_store=MEMORY")
             self.db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except sqlite3.DatabaseError as exc:
@@ -212,16 +217,26 @@ class Store:
 
     # -- writes (call inside transaction()) ------------------------------------------------
     def insert_events(self, rows: Sequence[EventRow]) -> int:
-        """Insert events, ignoring (kind, id) already known; return how many were new."""
+        """Insert events, ignoring (kind, id) already known; return how many were new, and add
+        exactly those to the per-day counts. Call inside transaction()."""
         if not rows:
             return 0
-        cur = self.db.executemany(
-            "INSERT INTO events (kind, id, practitioner, day, at, patient, detail, flag, info,"
-            " attribution, source) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
-            rows,
+        self.db.execute("SAVEPOINT insert_events")
+        inserted = self.db.executemany(_INSERT_EVENT, rows).rowcount
+        if inserted == len(rows):  # the common case (a backfill, new lines): all are new
+            new_rows: Iterable[EventRow] = rows
+        else:  # some were known: find out which, one by one
+            self.db.execute("ROLLBACK TO insert_events")
+            new_rows = [row for row in rows if self.db.execute(_INSERT_EVENT, row).rowcount]
+            inserted = len(new_rows)
+        tally = Counter((r[2], r[3], r[0], r[6], r[7]) for r in new_rows)
+        self.db.executemany(
+            "INSERT INTO counts (practitioner, day, kind, detail, flag, n) VALUES (?,?,?,?,?,?)"
+            " ON CONFLICT DO UPDATE SET n = n + excluded.n",
+            [(*key, n) for key, n in tally.items()],
         )
-        # rowcount sums sqlite3_changes(), which leaves out the trigger's writes to `counts`.
-        return cur.rowcount
+        self.db.execute("RELEASE insert_events")
+        return inserted
 
     def insert_declarations(self, rows: Sequence[DeclarationRow]) -> int:
         if not rows:

@@ -92,29 +92,42 @@ class Watcher:
         return dirty, renamed
 
     def start(self) -> None:
+        """One native observer and, if needed, one polling observer for all folders: each
+        observer is a couple of threads, and a cabinet PC should not run twenty of them."""
+        native: BaseObserver | None = None
+        polling: BaseObserver | None = None
         for folder, recursive in self.folders:
             if not folder.is_dir():
                 self.log.warning("folder_missing", folder=str(folder))
                 self.modes[str(folder)] = "absent"
                 continue
-            polling = self.force_polling or is_network_path(folder)
-            observer = self._start_one(folder, recursive, polling)
-            if observer is None and not polling:
-                observer = self._start_one(folder, recursive, True)
-            if observer is not None:
-                self.observers.append(observer)
+            if not (self.force_polling or is_network_path(folder)):
+                native = native or self._observer(polling=False)
+                if native is not None and self._schedule(native, folder, recursive):
+                    self.modes[str(folder)] = f"native ({sys.platform})"
+                    continue
+            polling = polling or self._observer(polling=True)
+            if polling is not None and self._schedule(polling, folder, recursive):
+                self.modes[str(folder)] = "polling"
 
-    def _start_one(self, folder: Path, recursive: bool, polling: bool) -> BaseObserver | None:
+    def _observer(self, *, polling: bool) -> BaseObserver | None:
         try:
             observer = PollingObserver(timeout=self.poll_interval) if polling else Observer()
-            observer.schedule(_Handler(self), str(folder), recursive=recursive)
             observer.daemon = True
             observer.start()
-        except Exception as exc:  # noqa: BLE001 - ENOSPC (inotify), permission, unsupported FS…
-            self.log.warning("observer_failed", folder=str(folder), polling=polling, error=str(exc))
+        except Exception as exc:  # noqa: BLE001 - no native backend here: polling will do
+            self.log.warning("observer_failed", polling=polling, error=str(exc))
             return None
-        self.modes[str(folder)] = "polling" if polling else f"native ({sys.platform})"
+        self.observers.append(observer)
         return observer
+
+    def _schedule(self, observer: BaseObserver, folder: Path, recursive: bool) -> bool:
+        try:
+            observer.schedule(_Handler(self), str(folder), recursive=recursive)
+        except Exception as exc:  # noqa: BLE001 - ENOSPC (inotify watches), permission, unsupported FS…
+            self.log.warning("watch_failed", folder=str(folder), error=str(exc))
+            return False
+        return True
 
     def stop(self) -> None:
         for observer in self.observers:

@@ -1,0 +1,128 @@
+"""Footprint: an idle `run` watching 10 folders (CPU, memory, wake-ups) and cold start times.
+
+    python bench/footprint.py [--idle 60] [--starts 5]
+
+Linux only for the idle part (it reads /proc). Cold starts are compared with a bare
+`python -c pass` measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import save, table
+
+TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def proc_stats(pid: int) -> dict[str, float]:
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return {
+        "cpu_s": (int(stat[11]) + int(stat[12])) / TICKS,
+        "rss_mb": int(status["VmRSS"].split()[0]) / 1024,
+        "switches": int(status["voluntary_ctxt_switches"]) + int(status["nonvoluntary_ctxt_switches"]),
+        "threads": int(status["Threads"]),
+    }
+
+
+def tree_stats(pid: int) -> dict[str, float]:
+    """Sum over the process and its threads' counters (threads are in /proc/PID/task)."""
+    total = {"cpu_s": 0.0, "switches": 0}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        stat = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        status = dict(line.split(":", 1) for line in (task / "status").read_text().splitlines() if ":" in line)
+        total["cpu_s"] += (int(stat[11]) + int(stat[12])) / TICKS
+        total["switches"] += int(status["voluntary_ctxt_switches"]) + int(status["nonvoluntary_ctxt_switches"])
+    return {**proc_stats(pid), **total}
+
+
+def cold(command: list[str], starts: int, env: dict[str, str]) -> float:
+    best = []
+    for _ in range(starts):
+        started = time.perf_counter()
+        subprocess.run(command, capture_output=True, check=True, env=env)
+        best.append(time.perf_counter() - started)
+    return sorted(best)[len(best) // 2]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--idle", type=float, default=60.0, help="seconds of idle measurement")
+    parser.add_argument("--starts", type=int, default=5, help="cold starts per command (median kept)")
+    parser.add_argument("--folders", type=int, default=10)
+    parser.add_argument("--name", default="footprint")
+    args = parser.parse_args()
+    env = os.environ.copy()
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        home = tmp / "home"
+        folders = []
+        for i in range(args.folders):
+            folder = tmp / f"lgc-{i}"
+            folder.mkdir()
+            (folder / "journal.jsonl").write_text("", encoding="utf-8")
+            folders.append(str(folder))
+        run = [sys.executable, "-m", "forfait_agent", "--data-dir", str(home)]
+        init = [*run, "init"] + [a for f in folders for a in ("--folder", f)]
+        subprocess.run(init, check=True, capture_output=True, env=env)
+        agent = subprocess.Popen([*run, "run"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        try:
+            time.sleep(3)  # start-up and first sweep are not idle
+            before = tree_stats(agent.pid)
+            time.sleep(args.idle)
+            after = tree_stats(agent.pid)
+        finally:
+            agent.terminate()
+            agent.wait(timeout=30)
+        cpu = after["cpu_s"] - before["cpu_s"]
+        idle = {
+            "seconds": args.idle,
+            "folders": args.folders,
+            "cpu_s": round(cpu, 3),
+            "cpu_percent_of_one_core": round(100 * cpu / args.idle, 3),
+            "rss_mb": round(after["rss_mb"], 1),
+            "wakeups_per_s": round((after["switches"] - before["switches"]) / args.idle, 2),
+            "threads": after["threads"],
+        }
+        bare = cold([sys.executable, "-c", "pass"], args.starts, env)
+        help_s = cold([*run, "--help"], args.starts, env)
+        score_s = cold([*run, "score", "--json"], args.starts, env)
+    starts = {
+        "python_bare_s": round(bare, 4),
+        "help_s": round(help_s, 4),
+        "score_s": round(score_s, 4),
+        "help_over_bare": round(help_s / bare, 1),
+        "score_over_bare": round(score_s / bare, 1),
+    }
+    path = save(
+        args.name,
+        {
+            "idle": idle,
+            "cold_start": starts,
+            "goals": {"cpu_percent_of_one_core": 0.2, "rss_mb": 60, "cold_start_s": 0.3},
+        },
+    )
+    print(
+        table(
+            [
+                ("idle CPU (% of one core)", f"{idle['cpu_percent_of_one_core']:.3f} %", "< 0.2 %"),
+                ("idle RSS", f"{idle['rss_mb']:.0f} MB", "< 60 MB"),
+                ("wake-ups per second", f"{idle['wakeups_per_s']:.1f}", ""),
+                ("cold start --help", f"{help_s * 1000:.0f} ms ({help_s / bare:.1f}× bare python)", "< 300 ms"),
+                ("cold start score", f"{score_s * 1000:.0f} ms ({score_s / bare:.1f}× bare python)", "< 300 ms"),
+            ],
+            ("measure", "value", "goal"),
+        )
+    )
+    print(f"→ {path}")
+
+
+if __name__ == "__main__":
+    main()
