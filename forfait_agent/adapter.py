@@ -49,6 +49,12 @@ class Record:
     data: bytes | None = None
     context: SourceContext = field(default_factory=SourceContext)
 
+    def content(self) -> bytes:
+        """The bytes of a whole-file record (framing "file"); RecordError otherwise."""
+        if self.data is None:
+            raise RecordError("enregistrement sans contenu binaire (cadrage « file » attendu)")
+        return self.data
+
 
 class Adapter:
     """Base class for adapters. Subclasses set the class attributes and implement `parse`."""

@@ -460,7 +460,12 @@ def _status(app: Any, args: argparse.Namespace) -> int:
         return EXIT_OK
     console = _console()
     state = f"en marche (processus {pid})" if pid else "arrêté"
-    console.print(f"Agent : {state} — dernière ingestion : {data['last_ingest'] or 'jamais'}")
+    last = data["last_ingest"]
+    if last:
+        from .app import PARIS
+
+        last = datetime.fromisoformat(last).astimezone(PARIS).strftime("%d/%m/%Y à %H:%M:%S")
+    console.print(f"Agent : {state} — dernière ingestion : {last or 'jamais'}")
     for folder, mode in data["watch_modes"].items():
         console.print(f"  surveillance de {folder} : {mode}")
     console.print(f"Dossier des données : {data['data_dir']}")

@@ -12,6 +12,9 @@ conformance suite every adapter must pass. Also a pytest plugin (entry point `py
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,6 +149,19 @@ class AdapterContract:
     def test_events_are_json_serialisable(self) -> None:
         for event in feed(self.adapter, self.sample, self.context).events:
             json.dumps(event.model_dump(mode="json"))
+
+
+def run_agent(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """The real `forfait-agent --data-dir HOME ARGS…` in a subprocess, as a user runs it."""
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    env.pop("FORFAIT_AGENT_HOME", None)
+    command = [sys.executable, "-m", "forfait_agent", "--data-dir", str(home), *args]
+    return subprocess.run(command, capture_output=True, text=True, encoding="utf-8", env=env, check=check, timeout=300)
+
+
+def agent_json(home: Path, *args: str) -> Any:
+    """`run_agent` with `--json` appended, parsed (e.g. `agent_json(home, "scan", folder)`)."""
+    return json.loads(run_agent(home, *args, "--json").stdout)
 
 
 @pytest.fixture

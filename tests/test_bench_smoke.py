@@ -72,3 +72,8 @@ def test_footprint_smoke():
 def test_scaling_smoke():
     data = run("scaling.py", "--sizes", "1000,5000", "--repeat", "1")
     assert [r["events"] for r in data["sizes"]] == [1000, 5000]
+
+
+def test_crash_smoke():
+    data = run("crash.py", "--kills", "2", "--lines", "3000")
+    assert (data["lost"], data["doubled"], data["identical_to_clean_ingest"]) == (0, 0, True)

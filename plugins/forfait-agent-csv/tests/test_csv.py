@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from forfait_agent_csv import CsvAdapter, ProfileError, load_profile
 from forfait_agent_csv.profile import builtin_profiles_dir, parse_profile
 
 from forfait_agent import Record, RecordError, SourceContext
-from forfait_agent.testing import AdapterContract, assert_events, feed
+from forfait_agent.testing import AdapterContract, agent_json, assert_events, feed
 
 TEST_INS = "279035121518989"
 PROFILES = builtin_profiles_dir()
@@ -191,24 +190,11 @@ def test_check_profile_shows_the_precise_error(tmp_path: Path):
 
 def test_agent_ingests_through_the_installed_entry_point(tmp_path: Path, fse_journal: Path):
     home = tmp_path / "home"
-    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
-    run = [sys.executable, "-m", "forfait_agent", "--data-dir", str(home)]
-    plugins = json.loads(
-        subprocess.run([*run, "plugins", "--json"], capture_output=True, text=True, env=env, check=True).stdout
-    )
-    names = {a["name"] for p in plugins for a in p["adapters"]}
+    names = {a["name"] for p in agent_json(home, "plugins") for a in p["adapters"]}
     assert {"csv-journal-fse", "csv-prescriptions", "csv-teleservices"} <= names
-    report = json.loads(
-        subprocess.run(
-            [*run, "scan", "--json", str(fse_journal)], capture_output=True, text=True, env=env, check=True
-        ).stdout
-    )
+    report = agent_json(home, "scan", str(fse_journal))
     assert (report["new"], report["quarantined"]) == (4, 0)
-    score = json.loads(
-        subprocess.run(
-            [*run, "score", "--json", "--as-of", "2026-12-31"], capture_output=True, text=True, env=env, check=True
-        ).stdout
-    )
+    score = agent_json(home, "score", "--as-of", "2026-12-31")
     a = next(p for p in score["practitioners"] if p["rpps"] == "10101010101")
     assert a["metrics"]["teletransmission"] == {
         "numerator": 2,
@@ -243,3 +229,10 @@ class TestTeleservicesContract(AdapterContract):
     adapter = CsvAdapter(load_profile(PROFILES / "teleservices.toml"))
     sample = Path(__file__).parent / "samples" / "teleservices-2026.csv"
     expected_count = 6
+
+
+class TestPrescriptionsContract(AdapterContract):
+    adapter = CsvAdapter(load_profile(PROFILES / "prescriptions.toml"))
+    sample = Path(__file__).parent / "samples" / "prescriptions-2026-03.tsv"
+    context = SourceContext(identities={"drmartin": "10101010101", "drbernard": "10202020202"})
+    expected_count = 3

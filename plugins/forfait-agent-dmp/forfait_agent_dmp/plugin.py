@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from forfait_agent import Adapter, Record, RecordError, SourceContext, hookimpl
+from forfait_agent import Adapter, Record, SourceContext, hookimpl
 
 from .cda import CdaFacts, parse_cda
 from .xdm import xdm_documents
@@ -21,12 +21,6 @@ def document_event(facts: CdaFacts, context: SourceContext) -> dict[str, Any]:
     }
 
 
-def _data(record: Record) -> bytes:
-    if record.data is None:
-        raise RecordError("enregistrement sans contenu binaire (cadrage « file » attendu)")
-    return record.data
-
-
 class CdaAdapter(Adapter):
     name = "dmp-cda"
     patterns = ("*.cda", "*.xml")
@@ -35,7 +29,7 @@ class CdaAdapter(Adapter):
     description = "Documents CDA R2 envoyés au DMP (un fichier XML par document)"
 
     def parse(self, record: Record) -> list[dict[str, Any]]:
-        return [document_event(parse_cda(_data(record)), record.context)]
+        return [document_event(parse_cda(record.content()), record.context)]
 
 
 class XdmAdapter(Adapter):
@@ -46,7 +40,7 @@ class XdmAdapter(Adapter):
     description = "Archives IHE XDM (IHE_XDM/SUBSET01/…) contenant des documents CDA"
 
     def parse(self, record: Record) -> list[dict[str, Any]]:
-        return [document_event(parse_cda(content), record.context) for _, content in xdm_documents(_data(record))]
+        return [document_event(parse_cda(content), record.context) for _, content in xdm_documents(record.content())]
 
 
 @hookimpl

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
-import os
-import subprocess
-import sys
 import time
 import tracemalloc
 import zipfile
@@ -18,7 +14,7 @@ from forfait_agent_dmp import CdaAdapter, XdmAdapter, parse_cda
 from forfait_agent_dmp.cda import parse_ts
 
 from forfait_agent import Record, RecordError, SourceContext
-from forfait_agent.testing import AdapterContract, assert_events, feed
+from forfait_agent.testing import AdapterContract, agent_json, assert_events, feed
 
 
 def parse(adapter, data: bytes, context: SourceContext | None = None):
@@ -124,19 +120,9 @@ def test_agent_scan_counts_documents_and_keeps_no_ins(tmp_path: Path):
     (folder / "b.zip").write_bytes(xdm({"DOC0001.XML": cda("B"), "DOC0002.XML": cda("C", n3=True)}))
     (folder / "bomb.xml").write_bytes(BILLION_LAUGHS)
     home = tmp_path / "home"
-    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
-    run = [sys.executable, "-m", "forfait_agent", "--data-dir", str(home)]
-    report = json.loads(
-        subprocess.run(
-            [*run, "scan", "--json", str(folder)], capture_output=True, text=True, env=env, check=True
-        ).stdout
-    )
+    report = agent_json(home, "scan", str(folder))
     assert (report["new"], report["quarantined"]) == (3, 1)
-    score = json.loads(
-        subprocess.run(
-            [*run, "score", "--json", "--as-of", "2026-12-31"], capture_output=True, text=True, env=env, check=True
-        ).stdout
-    )
+    score = agent_json(home, "score", "--as-of", "2026-12-31")
     assert score["practitioners"][0]["metrics"]["dmp"]["numerator"] == 3
     stored = b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
     assert TEST_INS.encode() not in stored and b"Jeanne" not in stored

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from forfait_agent import Adapter, Record, RecordError, SourceContext, hookimpl
+from forfait_agent import Adapter, Record, SourceContext, hookimpl
 
 from .messages import Message, parse_message, split_mbox
 
@@ -25,12 +25,6 @@ def message_events(message: Message, context: SourceContext) -> list[dict[str, A
     ]
 
 
-def _data(record: Record) -> bytes:
-    if record.data is None:
-        raise RecordError("enregistrement sans contenu binaire (cadrage « file » attendu)")
-    return record.data
-
-
 class EmlAdapter(Adapter):
     name = "mssante-eml"
     patterns = ("*.eml",)
@@ -39,7 +33,7 @@ class EmlAdapter(Adapter):
     description = "Messages MSSanté envoyés, un fichier .eml par message"
 
     def parse(self, record: Record) -> list[dict[str, Any]]:
-        return message_events(parse_message(_data(record)), record.context)
+        return message_events(parse_message(record.content()), record.context)
 
 
 class MaildirAdapter(EmlAdapter):
@@ -57,7 +51,7 @@ class MboxAdapter(Adapter):
 
     def parse(self, record: Record) -> list[dict[str, Any]]:
         events = []
-        for raw in split_mbox(_data(record)):
+        for raw in split_mbox(record.content()):
             events.extend(message_events(parse_message(raw), record.context))
         return events
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from forfait_agent_mssante import EmlAdapter, MaildirAdapter, MboxAdapter, parse
 from mss_builders import SENDER, TEST_INS, message
 
 from forfait_agent import Record, RecordError, SourceContext
-from forfait_agent.testing import AdapterContract, assert_events, feed
+from forfait_agent.testing import AdapterContract, agent_json, assert_events, feed
 
 CONTEXT = SourceContext(identities={SENDER: "10101010101"})
 
@@ -107,19 +106,9 @@ def test_agent_keeps_no_address_subject_or_text(tmp_path: Path):
     home = tmp_path / "home"
     home.mkdir()
     (home / "config.toml").write_text(f'[practitioners]\n"{SENDER}" = "10101010101"\n', encoding="utf-8")
-    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
-    run = [sys.executable, "-m", "forfait_agent", "--data-dir", str(home)]
-    report = json.loads(
-        subprocess.run(
-            [*run, "scan", "--json", str(folder)], capture_output=True, text=True, env=env, check=True
-        ).stdout
-    )
+    report = agent_json(home, "scan", str(folder))
     assert (report["new"], report["quarantined"]) == (2, 1)
-    score = json.loads(
-        subprocess.run(
-            [*run, "score", "--json", "--as-of", "2026-12-31"], capture_output=True, text=True, env=env, check=True
-        ).stdout
-    )
+    score = agent_json(home, "score", "--as-of", "2026-12-31")
     assert score["practitioners"][0]["rpps"] == "10101010101"
     assert score["practitioners"][0]["metrics"]["mss_patient"]["numerator"] == 1
     stored = b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file() and p.name != "config.toml")
@@ -147,3 +136,17 @@ class TestEmlContract(AdapterContract):
     sample = Path(__file__).parent / "samples" / "envoi-compte-rendu.eml"
     context = CONTEXT
     expected_count = 2
+
+
+class TestMboxContract(AdapterContract):
+    adapter = MboxAdapter()
+    sample = Path(__file__).parent / "samples" / "Envoyes.mbox"
+    context = CONTEXT
+    expected_count = 2
+
+
+class TestMaildirContract(AdapterContract):
+    adapter = MaildirAdapter()
+    sample = Path(__file__).parent / "samples" / "1772442900.M1P2.poste-cabinet!2,S"
+    context = CONTEXT
+    expected_count = 1
