@@ -6,6 +6,7 @@ returns canonical events. Everything stateful (offsets, dedupe, hashing, storage
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,7 +57,7 @@ class Record:
         return self.data
 
 
-class Adapter:
+class Adapter(ABC):
     """Base class for adapters. Subclasses set the class attributes and implement `parse`."""
 
     name: ClassVar[str]
@@ -65,6 +66,6 @@ class Adapter:
     encoding: ClassVar[str] = "utf-8"
     description: ClassVar[str] = ""
 
+    @abstractmethod
     def parse(self, record: Record) -> Iterable[Event | Mapping[str, Any]]:
         """Return the events of one record; raise RecordError for unreadable input."""
-        raise NotImplementedError

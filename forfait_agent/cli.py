@@ -94,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--year", type=int)
     p.add_argument("--practitioner", type=_rpps)
 
+    p = sub.add_parser("attribute", help="rattacher à un RPPS les événements « inconnu » (sans relire les fichiers)")
+    p.add_argument("rpps", type=_rpps, metavar="RPPS")
+    p.add_argument("--folder", type=Path, metavar="DOSSIER", help="seulement ceux lus dans ce dossier")
+
     p = sub.add_parser("plugins", help="greffons et adaptateurs installés")
     p.add_argument("--json", action="store_true")
 
@@ -164,6 +168,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             "declaration": _declaration,
             "open": _open,
             "declare": _declare,
+            "attribute": _attribute,
             "plugins": _plugins,
             "rules": _rules_list,
             "status": _status,
@@ -367,6 +372,16 @@ def _declare(app: Any, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _attribute(app: Any, args: argparse.Namespace) -> int:
+    under = str(args.folder.expanduser().resolve()) if args.folder else None
+    with app.store.transaction():
+        moved = app.store.reattribute(args.rpps, under)
+    app.log.info("reattributed", practitioner=args.rpps, events=moved)
+    where = f" lus dans {under}" if under else ""
+    print(f"{moved} événement(s){where} rattaché(s) au RPPS {args.rpps} ; le score est recalculé sans relecture.")
+    return EXIT_OK
+
+
 def _plugins(app: Any, args: argparse.Namespace) -> int:
     plugins = app.plugins
     if args.json:
@@ -444,6 +459,7 @@ def _status(app: Any, args: argparse.Namespace) -> int:
         "watch_modes": json.loads(store.meta("agent_modes") or "{}"),
         "data_dir": str(app.home),
         "events": store.event_count(),
+        "unattributed_events": store.unattributed(),
         "last_ingest": store.meta("last_ingest"),
         "files": [
             {"path": p.path, "adapter": p.adapter, "offset": p.offset, "size": p.size, "line_no": p.line_no}
@@ -470,6 +486,12 @@ def _status(app: Any, args: argparse.Namespace) -> int:
         console.print(f"  surveillance de {folder} : {mode}")
     console.print(f"Dossier des données : {data['data_dir']}")
     console.print(f"Événements enregistrés : {data['events']}")
+    if data["unattributed_events"]:
+        console.print(
+            f"[yellow]{data['unattributed_events']} événement(s) sans médecin identifié (« inconnu »)[/yellow] : "
+            "ajoutez la correspondance dans config.toml ([practitioners] ou default_practitioner), "
+            "ou « forfait-agent attribute RPPS --folder DOSSIER »."
+        )
     console.print(f"Fichiers suivis : {len(data['files'])}")
     for f in data["files"]:
         console.print(f"  • {f['path']} ({f['adapter']}) : {f['offset']} / {f['size']} octets lus")

@@ -22,12 +22,12 @@ from pydantic import ValidationError
 
 from .adapter import Adapter, Record, RecordError, SourceContext
 from .events import Declaration, Event, EventBase, MssMessage, parse_event
-from .privacy import Hasher, contains_patient_data
+from .privacy import Hasher, contains_patient_data, redact
 from .scoring import count_key
 from .sources import Line, identify, iter_lines, read_whole, resume_point
 from .store import DeclarationRow, EventRow, FilePosition, QuarantineItem, Store
 
-BATCH_LINES = 20_000
+BATCH_LINES = 10_000
 FAILURE_THRESHOLD = 20  # consecutive unexpected adapter errors before it is disabled
 RECORD_TIMEOUT = 10.0  # seconds an adapter may spend on one record
 RAW_KEEP = 300
@@ -45,7 +45,6 @@ REASONS_FR = {
     "file_too_large": "fichier trop volumineux",
     "adapter_error": "erreur interne de l'adaptateur",
     "timeout": "adaptateur bloqué sur cet enregistrement (désactivé)",
-    "adapter_disabled": "adaptateur désactivé après des erreurs répétées",
 }
 
 
@@ -359,6 +358,7 @@ class Ingestor:
             events.extend(outcome)
             return
         code, message = explain(outcome)
+        message = redact(message)  # an adapter may quote the offending value: it could be a NIR
         keep = raw[:RAW_KEEP] if raw and not contains_patient_data(raw) else None
         bad.append(QuarantineItem(str(record.path), record.offset, record.line_no, adapter.name, code, message, keep))
         if isinstance(outcome, TimeoutError):

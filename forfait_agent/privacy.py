@@ -49,7 +49,7 @@ class Hasher:
     (bounded), never written anywhere.
     """
 
-    CACHE_SIZE = 200_000
+    CACHE_SIZE = 50_000
 
     def __init__(self, salt: bytes) -> None:
         self._key = hmac.new(salt, digestmod=hashlib.sha256)

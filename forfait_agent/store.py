@@ -169,8 +169,8 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA busy_timeout=5000")
-            # 32 MB of page cache: the (kind, id) index of a few million events stays in memory.
-            self.db.execute("PRAGMA cache_size=-32000")
+            # 24 MB of page cache: the hot part of the (kind, id) index stays in memory.
+            self.db.execute("PRAGMA cache_size=-24000")
             self.db.execute("PRAGMA temp_store=MEMORY")
             self.db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
@@ -283,6 +283,22 @@ class Store:
         """A followed file was renamed: its position now belongs to the new path."""
         self.db.execute("DELETE FROM files WHERE path = ? AND adapter = ?", (new_path, adapter))
         self.db.execute("UPDATE files SET path = ? WHERE path = ? AND adapter = ?", (new_path, old_path, adapter))
+
+    def reattribute(self, rpps: str, under: str | None = None) -> int:
+        """Give the events kept under `inconnu` (read from files under the folder `under`, or
+        all of them) to `rpps`. The update trigger moves their per-day counts: nothing is read
+        again. Returns how many events moved."""
+        sql = "UPDATE events SET practitioner = ? WHERE practitioner = 'inconnu'"
+        args: list[Any] = [rpps]
+        if under is not None:
+            prefix = under.rstrip("/\\") + os.sep
+            sql += " AND file_id IN (SELECT id FROM files WHERE substr(path, 1, ?) = ?)"
+            args += [len(prefix), prefix]
+        return self.db.execute(sql, args).rowcount
+
+    def unattributed(self) -> int:
+        row = self.db.execute("SELECT COALESCE(SUM(n), 0) FROM counts WHERE practitioner = 'inconnu'").fetchone()
+        return int(row[0])
 
     def set_meta(self, key: str, value: str) -> None:
         self.db.execute(

@@ -75,5 +75,5 @@ def test_scaling_smoke():
 
 
 def test_crash_smoke():
-    data = run("crash.py", "--kills", "2", "--lines", "3000")
+    data = run("crash.py", "--kills", "2", "--chunk", "3000")
     assert (data["lost"], data["doubled"], data["identical_to_clean_ingest"]) == (0, 0, True)

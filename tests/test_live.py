@@ -128,20 +128,24 @@ def _snapshot(home: Path) -> tuple[list, list, list]:
 def test_kill_9_at_random_points_loses_and_doubles_nothing(home: Path, tmp_path: Path):
     folder = tmp_path / "in"
     folder.mkdir()
-    lines = []
-    for i in range(60_000):
-        lines.append(line(f"c{i}") if i % 997 else "damaged line\n")
-    (folder / "big.jsonl").write_text("".join(lines), encoding="utf-8")
     (folder / "small.jsonl").write_text("".join(line(f"s{i}", "fsp") for i in range(500)), encoding="utf-8")
     configure(home, folder, poll=0.2)
     rng = random.Random(20261123)
+    big, written, progress = folder / "big.jsonl", 0, []
     for _ in range(20):
+        with big.open("a", encoding="utf-8") as handle:  # every run starts with work to do
+            for i in range(written, written + 8000):
+                handle.write(line(f"c{i}") if i % 997 else "damaged line\n")
+        written += 8000
         proc = start(home)
-        time.sleep(rng.uniform(0.3, 1.5))
+        time.sleep(rng.uniform(0.2, 0.9))
         proc.kill()
         proc.wait(timeout=10)
+        progress.append(count(home))
+    assert len(set(progress)) > 10  # the kills landed at many different points of the ingest
     proc = start(home)
-    assert wait_for(lambda: count(home) == 60_000 - 61 + 500, timeout=120), count(home)
+    expected = written - len(range(0, written, 997)) + 500
+    assert wait_for(lambda: count(home) == expected, timeout=120), count(home)
     stop(proc)
     clean = tmp_path / "clean"
     cli(clean, "scan", str(folder))

@@ -197,3 +197,21 @@ def test_fifty_megabyte_line_is_skipped_in_bounded_memory(home: Path, tmp_path: 
     app.close()
     assert (report.total("new"), dict(report.reasons())) == (2, {"line_too_long": 1})
     assert peak < 16 << 20  # a few MB of buffers, never the 50 MB line
+
+
+def test_unattributed_events_are_kept_and_reattributed_without_rereading(home: Path, site: Path, tmp_path: Path):
+    data = tmp_path / "cabinet"
+    data.mkdir()
+    (data / "journal.pipe").write_text(
+        "2026-03-02T10:00||consultation|c1\n2026-03-02T11:00||consultation|c2\n", encoding="utf-8"
+    )
+    cli(home, "scan", str(data))  # no RPPS in the lines, no default, no mapping
+    score = score_json(home, "--as-of", "2026-12-31")
+    assert [p["rpps"] for p in score["practitioners"]] == ["inconnu"]
+    status = json.loads(cli(home, "status", "--json").stdout)
+    assert status["unattributed_events"] == 2
+    (data / "journal.pipe").unlink()  # the files are gone: re-attribution must not need them
+    out = cli(home, "attribute", "10101010101", "--folder", str(data)).stdout
+    assert out.startswith("2 événement(s)")
+    score = score_json(home, "--as-of", "2026-12-31")
+    assert [(p["rpps"], p["metrics"]["dmp"]["denominator"]) for p in score["practitioners"]] == [("10101010101", 2)]

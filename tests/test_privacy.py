@@ -84,3 +84,24 @@ def test_redaction_catches_every_written_form(text: str):
 
 def test_rpps_and_dates_are_not_mistaken_for_nir():
     assert not contains_patient_data(f"practitioner={RPPS_A} at=2026-03-02T10:00:00+01:00 id=F123456789")
+
+
+def test_quarantine_messages_quoting_a_nir_are_redacted(home: Path, tmp_path: Path):
+    from forfait_agent import Adapter, RecordError
+    from forfait_agent.app import App
+
+    class Quoting(Adapter):
+        name = "quoting"
+        patterns = ("*.q",)
+
+        def parse(self, record):
+            raise RecordError(f"colonne « Date » : valeur « {record.text} » inattendue")
+
+    (tmp_path / "x.q").write_text(f"{NIRS[1]}\n", encoding="utf-8")
+    app = App(home)
+    app.ingestor.adapters["quoting"] = Quoting()
+    report = app.ingestor.scan([tmp_path / "x.q"], context=app.settings.context())
+    message = app.store.quarantine_items(1)[0][-1]
+    app.close()
+    assert report.total("quarantined") == 1 and "[masqué]" in message
+    assert NIRS[1].encode() not in all_written_bytes(home)
