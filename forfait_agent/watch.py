@@ -129,9 +129,20 @@ class Watcher:
             return False
         return True
 
-    def stop(self) -> None:
-        for observer in self.observers:
-            observer.stop()
-        for observer in self.observers:
-            observer.join(timeout=5)
-        self.observers.clear()
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop watching, in bounded time: watchdog's own stop joins its emitter threads
+        without a time limit and can hang; its threads are daemons, so giving up on them after
+        `timeout` seconds costs nothing but a log line."""
+        observers, self.observers = self.observers, []
+
+        def stop_all() -> None:
+            for observer in observers:
+                observer.stop()
+            for observer in observers:
+                observer.join(timeout)
+
+        stopper = threading.Thread(target=stop_all, name="watch-stop", daemon=True)
+        stopper.start()
+        stopper.join(timeout)
+        if stopper.is_alive():
+            self.log.warning("watch_stop_timeout", seconds=timeout)
