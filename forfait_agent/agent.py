@@ -20,6 +20,7 @@ SCORE_FILE = "score.json"
 DEBOUNCE = 0.2  # seconds to let a burst of events settle before sweeping
 SCORE_DEBOUNCE = 1.0  # at most one score recomputation per second while events keep landing
 CHECKPOINT_IDLE = 300.0  # seconds without new events before the WAL is checkpointed
+REPORT_EVERY = 60.0  # seconds between two HTML reports while events keep landing
 
 
 class AlreadyRunning(Exception):
@@ -107,6 +108,8 @@ class Agent:
             log=self.log,
         )
         self.score_due: float | None = None
+        self.report_written = -REPORT_EVERY  # monotonic time of the last HTML report
+        self.report_stale = False
 
     def install_signal_handlers(self) -> None:
         def handler(signum: int, _frame: Any) -> None:
@@ -132,6 +135,8 @@ class Agent:
                 timeout = max(0.0, next_full - time.monotonic())
                 if self.score_due is not None:
                     timeout = min(timeout, max(0.0, self.score_due - time.monotonic()))
+                if self.report_stale:
+                    timeout = min(timeout, max(0.0, self.report_written + REPORT_EVERY - time.monotonic()))
                 woke = self.watcher.wake.wait(timeout)
                 if self.stop.is_set():
                     break
@@ -147,15 +152,16 @@ class Agent:
                     only = set()  # woken only to recompute the score
                 if only != set() and self._sweep(only, renamed):
                     last_new, checkpointed = time.monotonic(), False
-                if self.score_due is not None and time.monotonic() >= self.score_due:
+                report_due = self.report_stale and time.monotonic() >= self.report_written + REPORT_EVERY
+                if report_due or (self.score_due is not None and time.monotonic() >= self.score_due):
                     self.refresh_score()
                 if not checkpointed and time.monotonic() - last_new > CHECKPOINT_IDLE:
                     self.app.store.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
                     checkpointed = True
         finally:
             self.watcher.stop()
-            if self.score_due is not None:
-                self.refresh_score()
+            if self.score_due is not None or self.report_stale:
+                self.refresh_score(final=True)
             self.log.info("agent_stop")
 
     def _sweep(self, only: set[Path] | None, renamed: set[Path]) -> int:
@@ -166,16 +172,21 @@ class Agent:
             self.log.info("ingested", files=len(results), new=new, quarantined=sum(r.quarantined for r in results))
         return new
 
-    def refresh_score(self) -> dict[str, Any]:
-        """Recompute the current year's score, write score.json, tell the plugins."""
+    def refresh_score(self, *, final: bool = False) -> dict[str, Any]:
+        """Recompute the current year's score, write score.json (and the HTML report, at most
+        once a minute while events keep coming: it draws every chart), tell the plugins."""
         self.score_due = None
         year = self.app.default_year()
         score = self.app.score(year, self.app.as_of_for(year)).as_json()
         score["computed_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         write_atomically(self.app.home / SCORE_FILE, json.dumps(score, ensure_ascii=False, indent=2))
-        from .htmlreport import REPORT_FILE, write_report
+        if final or time.monotonic() - self.report_written >= REPORT_EVERY:
+            from .htmlreport import REPORT_FILE, write_report
 
-        write_report(self.app, self.app.home / REPORT_FILE, year, self.app.as_of_for(year))
+            write_report(self.app, self.app.home / REPORT_FILE, year, self.app.as_of_for(year))
+            self.report_written, self.report_stale = time.monotonic(), False
+        else:
+            self.report_stale = True
         for error in self.app.plugins.call_score_changed(score):
             self.log.warning("score_hook_failed", error=error)
         self.log.info("score_updated", year=year, practitioners=len(score["practitioners"]))
