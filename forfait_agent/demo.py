@@ -112,7 +112,6 @@ def generate_events(profile: Profile, start: date, end: date, seed: int) -> Iter
     """Canonical events for one GP between two days, in time order."""
     rng = random.Random(f"{seed}:{profile.rpps}:{start.year}")
     patients = [_nir(rng) for _ in range(1800)]
-    seq = 0
     for day in _working_days(start, end, rng):
         n = max(0, round(rng.gauss(profile.consultations_per_day, 3)))
         if day.weekday() == 5:
@@ -120,7 +119,6 @@ def generate_events(profile: Profile, start: date, end: date, seed: int) -> Iter
         # The DMP habit grows during the year (the Ségur wave): 70 % of the share in January.
         dmp_share = profile.dmp * (0.7 + 0.6 * (day.timetuple().tm_yday / 366))
         for i in range(n):
-            seq += 1
             at = datetime(day.year, day.month, day.day, 8, 30, tzinfo=PARIS) + timedelta(minutes=17 * i)
             base = {
                 "at": at.isoformat(timespec="seconds"),

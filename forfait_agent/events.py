@@ -30,18 +30,7 @@ PARIS = ZoneInfo("Europe/Paris")
 UNKNOWN_PRACTITIONER = "inconnu"
 PATIENT_MSS_DOMAIN = "patient.mssante.fr"
 
-KINDS = (
-    "consultation",
-    "fse",
-    "fsp",
-    "prescription",
-    "mss_message",
-    "dmp_document",
-    "teleservice",
-    "declaration",
-)
 SERVICES = ("aat", "dmt", "pse", "atmp", "spe", "dsg")
-VITALE_MODES = ("carte", "apcv", "sans_vitale")
 
 _RPPS = re.compile(r"\d{11}")
 
@@ -154,10 +143,6 @@ class Declaration(EventBase):
     indicator: StrictStr = Field(min_length=1)
     year: StrictInt = Field(ge=2000, le=2100)
     value: StrictBool | StrictInt | StrictFloat
-
-    @property
-    def truthy(self) -> bool:
-        return bool(self.value)
 
 
 Event = Annotated[

@@ -30,16 +30,17 @@ REDACTED = "[masqué]"
 def load_or_create_salt(data_dir: Path) -> bytes:
     """Read the installation salt, creating it (mode 0600) on first use."""
     path = data_dir / SALT_FILE
-    try:
-        return bytes.fromhex(path.read_text().strip())
-    except FileNotFoundError:
-        pass
-    data_dir.mkdir(parents=True, exist_ok=True)
-    salt = secrets.token_bytes(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(salt.hex())
-    return salt
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        salt = secrets.token_bytes(32)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process of this installation was first: use its salt
+            return bytes.fromhex(path.read_text().strip())
+        with os.fdopen(fd, "w") as handle:
+            handle.write(salt.hex())
+        return salt
+    return bytes.fromhex(path.read_text().strip())
 
 
 class Hasher:

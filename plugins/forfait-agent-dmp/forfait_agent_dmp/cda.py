@@ -15,7 +15,6 @@ from forfait_agent import RecordError
 HL7 = "{urn:hl7-org:v3}"
 RPPS_OID = "1.2.250.1.71.4.2.1"  # national id of health professionals: "8" + RPPS
 INS_OIDS = ("1.2.250.1.213.1.4.8", "1.2.250.1.213.1.4.9", "1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.11")
-LOINC = "2.16.840.1.113883.6.1"
 _TS = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(?:(\d{2})(?:\.\d+)?)?)?([+-]\d{4})?$")
 
 
