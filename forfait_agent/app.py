@@ -96,12 +96,11 @@ class App:
         rules = self.rulebook.get(year)
         window = Window(year, as_of)
         ytd = self.store.counts(window.start, window.end, practitioner)
-        recent = self.store.counts(window.recent_start, window.end, practitioner)
         declarations = self.store.declarations(year)
         if practitioner:
             declarations = {k: v for k, v in declarations.items() if k == practitioner}
         wanted = [practitioner] if practitioner else []
-        return compute_score(rules, as_of, ytd, recent, declarations, wanted)
+        return compute_score(rules, as_of, ytd, declarations, wanted)
 
     def as_of_for(self, year: int) -> date:
         """The natural as-of date of a year: today for the current year, 31 December before."""

@@ -11,7 +11,17 @@ from typing import Any
 
 from .declaration import DeclarationSheet, sheets
 from .events import PARIS, UNKNOWN_PRACTITIONER
-from .report import METRIC_LABELS, Target, actions, fmt_date, fmt_eur, fmt_pct, fmt_points, targets
+from .report import (
+    METRIC_LABELS,
+    Target,
+    actions,
+    fmt_date,
+    fmt_eur,
+    fmt_pct,
+    fmt_points,
+    fmt_projection,
+    targets,
+)
 from .rules import METRICS, Rules
 from .scoring import Counts, PractitionerScore, Score, metric_fraction
 
@@ -162,7 +172,7 @@ def _practitioner_view(
                 "rate_text": fmt_pct(rate),
                 "threshold": goal.min_rate,
                 "threshold_text": goal.text,
-                "projected_text": fmt_pct(None if value.projected_rate is None else float(value.projected_rate)),
+                "projected_text": fmt_projection(value),
                 "ok": goal.reached(value),
                 "chart": metric_chart(metric, _cumulative(metric, monthly, score.year, last_month, goal), goal),
             }

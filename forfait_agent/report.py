@@ -72,6 +72,14 @@ def fmt_pct(rate: float | None) -> str:
     return f"{text.removesuffix(',0')}{NBSP}%"
 
 
+def fmt_projection(value: MetricValue) -> str:
+    """Where the counts end the year at the year-to-date pace: '≈ 2 600 / 4 200'."""
+    if value.projected_rate is None and value.projected_denominator == 0:
+        return "—"
+    num, den = fmt_int(float(value.projected_numerator)), fmt_int(float(value.projected_denominator))
+    return f"≈{NBSP}{num} / {den}"
+
+
 def fmt_date(value: date) -> str:
     return value.strftime("%d/%m/%Y")
 
@@ -183,18 +191,17 @@ def render_practitioner(score: Score, ps: PractitionerScore, console: Console, g
 
     metrics = Table(show_header=True, header_style="bold", expand=True, title="Usages mesurés")
     metrics.add_column("Usage", ratio=4)
-    metrics.add_column("Nombre", justify="right", ratio=2)
-    metrics.add_column("Taux", justify="right", ratio=1)
-    metrics.add_column("Seuil", justify="right", ratio=1)
-    metrics.add_column("Progression (│ = seuil)", ratio=3)
-    metrics.add_column("Projection 31/12", justify="right", ratio=2)
+    metrics.add_column("Nombre", justify="right", no_wrap=True)
+    metrics.add_column("Taux", justify="right", no_wrap=True)
+    metrics.add_column("Seuil", justify="right", no_wrap=True)
+    metrics.add_column("Progression (│ = seuil)", no_wrap=True)
+    metrics.add_column("Au 31/12 à ce rythme", justify="right", no_wrap=True)
     used = {m for i in ps.indicators for m in i.metrics}
     for metric_id in METRICS:
         if metric_id not in used:
             continue
         value = ps.metrics[metric_id]
         rate = None if value.rate is None else float(value.rate)
-        projected = None if value.projected_rate is None else float(value.projected_rate)
         goal = goals.get(metric_id, Target())
         metrics.add_row(
             METRIC_LABELS[metric_id],
@@ -202,7 +209,7 @@ def render_practitioner(score: Score, ps: PractitionerScore, console: Console, g
             fmt_pct(rate),
             goal.text,
             _bar(rate, goal.min_rate, goal.reached(value)),
-            fmt_pct(projected),
+            fmt_projection(value),
         )
 
     total = Text()

@@ -28,7 +28,6 @@ from .rules import (
 CountKey = tuple[str, str, int]  # (kind, detail, flag)
 Counts = Mapping[CountKey, int]
 CAPPED_METRICS = frozenset({"mss_patient", "dmp"})
-RECENT_DAYS = 90  # the "current pace" is the pace of the last 90 days
 
 
 def count_key(event: Event) -> CountKey:
@@ -115,12 +114,9 @@ class Window:
         return self.days_in_year - self.elapsed
 
     @property
-    def recent_start(self) -> date:
-        return max(self.start, self.end - timedelta(days=RECENT_DAYS - 1))
-
-    @property
-    def recent_days(self) -> int:
-        return (self.end - self.recent_start).days + 1
+    def pace(self) -> Fraction | None:
+        """Year ÷ elapsed days: at the current pace, each count ends the year this many times larger."""
+        return Fraction(self.days_in_year, self.elapsed) if self.elapsed > 0 else None
 
 
 @dataclass
@@ -240,21 +236,21 @@ def _num(value: float) -> float | int:
     return int(value) if float(value).is_integer() else round(value, 2)
 
 
-def compute_metrics(window: Window, ytd: Counts, recent: Counts) -> dict[str, MetricValue]:
-    """Every metric, with a projection to 31 December at the pace of the recent window."""
+def compute_metrics(window: Window, ytd: Counts) -> dict[str, MetricValue]:
+    """Every metric, with a projection to 31 December at the year-to-date pace (numerator and
+    denominator both grow in proportion to the days left, so a rate projects onto itself)."""
     result = {}
-    scale = Fraction(window.remaining, window.recent_days) if window.recent_days > 0 else Fraction(0)
+    scale = window.pace or Fraction(0)
     for metric in METRICS:
         num, den = metric_fraction(metric, ytd)
-        r_num, r_den = metric_fraction(metric, recent)
-        p_num, p_den = num + r_num * scale, den + r_den * scale
+        p_num, p_den = num * scale, den * scale
         result[metric] = MetricValue(
             numerator=num,
             denominator=den,
             rate=_rate(metric, num, den),
             projected_numerator=p_num,
             projected_denominator=p_den,
-            projected_rate=_rate(metric, p_num, p_den) if window.elapsed > 0 else None,
+            projected_rate=_rate(metric, p_num, p_den) if window.pace else None,
         )
     return result
 
@@ -311,10 +307,9 @@ def score_practitioner(
     rules: Rules,
     window: Window,
     ytd: Counts,
-    recent: Counts,
     declarations: Mapping[str, float],
 ) -> PractitionerScore:
-    metrics = compute_metrics(window, ytd, recent)
+    metrics = compute_metrics(window, ytd)
     gate_id = rules.gate.id
     results = []
     for ind in rules.indicators:
@@ -363,7 +358,6 @@ def compute_score(
     rules: Rules,
     as_of: date,
     ytd: Mapping[str, Counts],
-    recent: Mapping[str, Counts],
     declarations: Mapping[str, Mapping[str, float]],
     practitioners: Iterable[str] = (),
 ) -> Score:
@@ -372,7 +366,7 @@ def compute_score(
     window = Window(rules.year, as_of)
     wanted = set(practitioners) or (set(ytd) | set(declarations))
     scores = [
-        score_practitioner(rpps, rules, window, ytd.get(rpps, {}), recent.get(rpps, {}), declarations.get(rpps, {}))
+        score_practitioner(rpps, rules, window, ytd.get(rpps, {}), declarations.get(rpps, {}))
         for rpps in sorted(wanted, key=_practitioner_order)
     ]
     return Score(

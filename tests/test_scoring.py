@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from fractions import Fraction
 
 import pytest
 
@@ -20,8 +21,7 @@ def score_of(events, year=2026, as_of=date(2026, 12, 31), rules=None):
     window = Window(year, as_of)
     parsed = [parse_event(e) if isinstance(e, dict) else e for e in events]
     ytd, decl = counts_from_events(parsed, window.start, window.end)
-    recent, _ = counts_from_events(parsed, window.recent_start, window.end)
-    return compute_score(rules, as_of, ytd, recent, decl)
+    return compute_score(rules, as_of, ytd, decl)
 
 
 def many(kind, n, prefix=None, at="2026-03-02T10:00:00", **fields):
@@ -170,10 +170,10 @@ def test_missing_counts_more_numerator_events_at_the_current_pace():
     ind = {i.id: i for i in ps.indicators}["dmp_ordonnance"]
     miss = {m.metric: m.count for m in ind.missing}
     value = ps.metrics["eprescription"]
-    # Projection: the recent 90 days bring 100 × 182/90 more prescriptions, 20 × 182/90 electronic.
-    expected = -(-(0.30 * float(value.projected_denominator) - float(value.projected_numerator)) // 1)
-    assert miss["eprescription"] == int(expected)
-    assert miss["eprescription"] > 10
+    # At this pace the year ends with 100 × 365/183 prescriptions, 20 × 365/183 of them electronic:
+    # 30 % needs (0.30 × 100 − 20) × 365/183 = 19.94… → 20 more electronic ones.
+    assert miss["eprescription"] == 20
+    assert value.projected_denominator == Fraction(100 * 365, 183)
     assert float(value.projected_rate) == pytest.approx(0.20)
     # At 31 December, nothing is projected any more: 30 of 100 needed, 20 done → 10 more.
     ps = score_of(events, as_of=date(2026, 12, 31)).practitioners[0]
