@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from .adapter import Adapter, Record, SourceContext
 from .store import FilePosition
 
 FINGERPRINT_BYTES = 1024
@@ -193,3 +194,19 @@ def read_whole(path: Path, limit: int = MAX_FILE_BYTES) -> tuple[bytes | None, I
     if len(data) > limit:
         return None, Identity(st.st_dev or None, st.st_ino or None, len(data), 0, "")
     return data, Identity(st.st_dev or None, st.st_ino or None, len(data), len(data), hashlib.sha256(data).hexdigest())
+
+
+def records(adapter: Adapter, path: Path, context: SourceContext | None = None) -> Iterator[Record]:
+    """The records the agent would give `adapter` for `path`: same framing, decoding, offsets."""
+    context = context or SourceContext()
+    if adapter.framing == "file":
+        data, _ = read_whole(path)
+        if data is None:
+            raise ValueError(f"{path} is larger than the agent reads as one record")
+        yield Record(path=path, offset=0, data=data, context=context)
+        return
+    with path.open("rb") as handle:
+        for line in iter_lines(handle, 0, 0, adapter.encoding, final=True):
+            if line.text is None:
+                raise UnicodeDecodeError(adapter.encoding, line.raw, 0, 1, f"line {line.line_no}: {line.error}")
+            yield Record(path=path, offset=line.offset, line_no=line.line_no, text=line.text, context=context)

@@ -25,26 +25,10 @@ import pytest
 from .adapter import Adapter, Record, SourceContext
 from .events import Event, EventBase, parse_event
 from .privacy import contains_patient_data
-from .sources import iter_lines, read_whole
+from .sources import records
 
 # Fields that legitimately carry a patient identifier: the core hashes or reduces them.
 PATIENT_FIELDS = frozenset({"patient", "recipient"})
-
-
-def records(adapter: Adapter, path: Path, context: SourceContext | None = None) -> Iterator[Record]:
-    """The records the agent would give `adapter` for `path`: same framing, decoding, offsets."""
-    context = context or SourceContext()
-    if adapter.framing == "file":
-        data, _ = read_whole(path)
-        if data is None:
-            raise ValueError(f"{path} is larger than the agent reads as one record")
-        yield Record(path=path, offset=0, data=data, context=context)
-        return
-    with path.open("rb") as handle:
-        for line in iter_lines(handle, 0, 0, adapter.encoding, final=True):
-            if line.text is None:
-                raise UnicodeDecodeError(adapter.encoding, line.raw, 0, 1, f"line {line.line_no}: {line.error}")
-            yield Record(path=path, offset=line.offset, line_no=line.line_no, text=line.text, context=context)
 
 
 @dataclass

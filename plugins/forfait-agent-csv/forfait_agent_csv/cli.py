@@ -11,7 +11,7 @@ from pathlib import Path
 from forfait_agent import SourceContext
 from forfait_agent.events import parse_event
 from forfait_agent.privacy import redact
-from forfait_agent.testing import records
+from forfait_agent.sources import records
 
 from .adapter import CsvAdapter
 from .profile import ProfileError, load_profile
