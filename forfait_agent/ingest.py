@@ -147,6 +147,14 @@ class Ingestor:
         # Disabled for this process only: the next start (often with a fixed plugin) retries.
         self.disabled: dict[str, str] = {}
 
+    def file_key(self, path: Path) -> str:
+        """How a file is named in the store: its absolute path, unless its name holds a NIR or a
+        patient address (some outboxes name files after the patient): then the name is hashed."""
+        resolved = path.resolve()
+        if contains_patient_data(resolved.name):
+            return str(resolved.with_name(f"h-{self.hasher(resolved.name)}"))
+        return str(resolved)
+
     # -- adapter choice ------------------------------------------------------------------------
     def adapters_for(self, path: Path) -> list[Adapter]:
         name = path.name.lower()
@@ -219,7 +227,7 @@ class Ingestor:
         final: bool,
         progress: Callable[[int], None] | None,
     ) -> None:
-        key = str(path.resolve())
+        key = self.file_key(path)
         with path.open("rb") as handle:
             ident = identify(path, handle)
             stored = self.store.position(key, adapter.name)
@@ -231,7 +239,7 @@ class Ingestor:
             for line in iter_lines(handle, offset, line_no, adapter.encoding, final=final):
                 batch.append(line)
                 if len(batch) >= BATCH_LINES:
-                    self._commit_lines(key, adapter, context, ident, batch, result)
+                    self._commit_lines(path, key, adapter, context, ident, batch, result)
                     if progress:
                         progress(batch[-1].end - last_end)
                     last_end = batch[-1].end
@@ -239,12 +247,13 @@ class Ingestor:
                     if adapter.name in self.disabled:
                         return
             if batch or stored is None or why != "resume":
-                self._commit_lines(key, adapter, context, ident, batch, result, offset, line_no)
+                self._commit_lines(path, key, adapter, context, ident, batch, result, offset, line_no)
                 if progress and batch:
                     progress(batch[-1].end - last_end)
 
     def _commit_lines(
         self,
+        path: Path,
         key: str,
         adapter: Adapter,
         context: SourceContext,
@@ -256,7 +265,6 @@ class Ingestor:
     ) -> None:
         events: list[Event] = []
         bad: list[QuarantineItem] = []
-        path = Path(key)
         records = [
             Record(path=path, offset=line.offset, line_no=line.line_no, text=line.text, context=context)
             for line in batch
@@ -269,7 +277,7 @@ class Ingestor:
                 code = line.error or "encoding"
                 bad.append(QuarantineItem(key, line.offset, line.line_no, adapter.name, code, REASONS_FR[code], None))
                 continue
-            self._classify(adapter, next(pending), line.text, next(outcomes), events, bad)
+            self._classify(adapter, key, next(pending), line.text, next(outcomes), events, bad)
             if adapter.name in self.disabled:
                 del batch[index + 1 :]  # the rest stays unread until the adapter works again
                 break
@@ -282,7 +290,7 @@ class Ingestor:
         result.records += len(batch)
 
     def _ingest_whole(self, path: Path, adapter: Adapter, context: SourceContext, result: FileResult) -> None:
-        key = str(path.resolve())
+        key = self.file_key(path)
         data, ident = read_whole(path)
         stored = self.store.position(key, adapter.name)
         if stored and stored.fp_hash == ident.fp_hash and stored.fp_len == ident.fp_len:
@@ -307,7 +315,7 @@ class Ingestor:
         else:
             record = Record(path=path, offset=0, data=data, context=context)
             (outcome,) = self._guarded(adapter, [record])
-            self._classify(adapter, record, None, outcome, events, bad)
+            self._classify(adapter, key, record, None, outcome, events, bad)
         result.records += 1
         self._write(events, bad, result, position)
 
@@ -347,6 +355,7 @@ class Ingestor:
     def _classify(
         self,
         adapter: Adapter,
+        key: str,
         record: Record,
         raw: str | None,
         outcome: list[Event] | Exception,
@@ -360,7 +369,7 @@ class Ingestor:
         code, message = explain(outcome)
         message = redact(message)  # an adapter may quote the offending value: it could be a NIR
         keep = raw[:RAW_KEEP] if raw and not contains_patient_data(raw) else None
-        bad.append(QuarantineItem(str(record.path), record.offset, record.line_no, adapter.name, code, message, keep))
+        bad.append(QuarantineItem(key, record.offset, record.line_no, adapter.name, code, message, keep))
         if isinstance(outcome, TimeoutError):
             self._adapter_failed(adapter, message, disable=True)
         elif code == "adapter_error":

@@ -126,7 +126,7 @@ class Tailer:
         return results
 
     def _whole_done(self, path: Path, adapter: Adapter, st: os.stat_result) -> bool:
-        pos = self.store.position(str(path.resolve()), adapter.name)
+        pos = self.store.position(self.ingestor.file_key(path), adapter.name)
         return pos is not None and pos.size == st.st_size
 
     # -- rotation-aware reading ----------------------------------------------------------------
@@ -134,7 +134,7 @@ class Tailer:
         """Read a file from where it was left, after draining the file it replaced, if any."""
         if adapter.framing == "file":
             return [self.ingestor.ingest_file(path, adapter, context, final=True)]
-        key = str(path.resolve())
+        key = self.ingestor.file_key(path)
         stored = self.store.position(key, adapter.name)
         results = []
         if stored is None:
@@ -202,7 +202,7 @@ class Tailer:
         if previous is None:
             self.log.info("file_replaced", adapter=adapter.name, folder=str(path.parent), unread_lost=False)
             return None
-        previous_key = str(previous.resolve())
+        previous_key = self.ingestor.file_key(previous)
         if self.store.position(previous_key, adapter.name) is None:
             with self.store.transaction():
                 self.store.save_position(replace(stored, path=previous_key))

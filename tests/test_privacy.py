@@ -105,3 +105,14 @@ def test_quarantine_messages_quoting_a_nir_are_redacted(home: Path, tmp_path: Pa
     app.close()
     assert report.total("quarantined") == 1 and "[masqué]" in message
     assert NIRS[1].encode() not in all_written_bytes(home)
+
+
+def test_file_named_after_a_patient_is_stored_under_a_hashed_name(home: Path, tmp_path: Path):
+    folder = tmp_path / "envois"
+    folder.mkdir()
+    named = folder / f"CR_{NIRS[2]}.jsonl"
+    write_jsonl(named, [ev("consultation", "c1"), "not json"])
+    first = json.loads(cli(home, "scan", "--json", str(folder)).stdout)
+    again = json.loads(cli(home, "scan", "--json", str(folder)).stdout)
+    assert (first["new"], first["quarantined"], again["records"]) == (1, 1, 0)  # positions still work
+    assert NIRS[2].encode() not in all_written_bytes(home)
