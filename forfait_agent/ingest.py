@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import gc
+import json
 import threading
 import time
 from collections import Counter
@@ -31,6 +32,10 @@ BATCH_LINES = 10_000
 FAILURE_THRESHOLD = 20  # consecutive unexpected adapter errors before it is disabled
 RECORD_TIMEOUT = 10.0  # seconds an adapter may spend on one record
 RAW_KEEP = 300
+# Keys of a canonical line that may identify a patient: dropped before a bad line is kept.
+PATIENT_KEYS = frozenset(
+    {"patient", "recipient", "nom", "prenom", "prénom", "name", "birth", "naissance", "nir", "ins"}
+)
 
 REASONS_FR = {
     "invalid_json": "JSON invalide",
@@ -46,6 +51,22 @@ REASONS_FR = {
     "adapter_error": "erreur interne de l'adaptateur",
     "timeout": "adaptateur bloqué sur cet enregistrement (désactivé)",
 }
+
+
+def kept_raw(raw: str | None) -> str | None:
+    """What of a quarantined canonical line may be kept to help fix the export: the JSON object
+    without any key that could identify a patient, and only if nothing NIR-shaped is left.
+    Anything that is not a JSON object is not kept (nothing can tell what it holds)."""
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    text = json.dumps({k: v for k, v in data.items() if str(k).lower() not in PATIENT_KEYS}, ensure_ascii=False)
+    return None if contains_patient_data(text) else text[:RAW_KEEP]
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -368,7 +389,7 @@ class Ingestor:
             return
         code, message = explain(outcome)
         message = redact(message)  # an adapter may quote the offending value: it could be a NIR
-        keep = raw[:RAW_KEEP] if raw and not contains_patient_data(raw) else None
+        keep = kept_raw(raw) if adapter.name == "jsonl" else None
         bad.append(QuarantineItem(key, record.offset, record.line_no, adapter.name, code, message, keep))
         if isinstance(outcome, TimeoutError):
             self._adapter_failed(adapter, message, disable=True)

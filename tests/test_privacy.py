@@ -116,3 +116,12 @@ def test_file_named_after_a_patient_is_stored_under_a_hashed_name(home: Path, tm
     again = json.loads(cli(home, "scan", "--json", str(folder)).stdout)
     assert (first["new"], first["quarantined"], again["records"]) == (1, 1, 0)  # positions still work
     assert NIRS[2].encode() not in all_written_bytes(home)
+
+
+def test_quarantine_keeps_only_what_cannot_identify_a_patient():
+    from forfait_agent.ingest import kept_raw
+
+    line = json.dumps({"kind": "teleconsultation", "id": "x1", "patient": "Jeanne Test", "nom": "TEST"})
+    assert kept_raw(line) == json.dumps({"kind": "teleconsultation", "id": "x1"})
+    assert kept_raw('{"kind": "consultation", "id": "Dupont Jean, né le 01/03/1979"') is None  # not JSON
+    assert kept_raw(json.dumps({"kind": "x", "id": NIRS[1]})) is None
