@@ -86,15 +86,47 @@ def naive(evs: list[dict], rpps: str) -> dict[str, tuple[int, int]]:
     return result
 
 
+JUNK = [
+    "{not json",
+    "",
+    "   ",
+    json.dumps({"kind": "teleconsultation", "id": "x", "at": "2026-03-02T10:00", "practitioner": RPPS[0]}),
+    json.dumps({"kind": "consultation", "at": "2026-03-02T10:00", "practitioner": RPPS[0]}),
+    json.dumps({"kind": "consultation", "id": "bad-date", "at": "2026-02-30T10:00", "practitioner": RPPS[0]}),
+    json.dumps({"kind": "fse", "id": "no-vitale", "at": "2026-03-02T10:00", "practitioner": RPPS[0]}),
+    json.dumps(
+        {
+            "kind": "prescription",
+            "id": "str-bool",
+            "at": "2026-03-02T10:00",
+            "practitioner": RPPS[0],
+            "electronic": "true",
+        }
+    ),
+    "[1, 2, 3]",
+]
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(events(), max_size=120), st.integers(1, 3))
-def test_store_score_equals_naive_recount(evs, files):
+@given(
+    st.lists(events(), max_size=120),
+    st.integers(1, 3),
+    st.lists(st.tuples(st.integers(0, 200), st.sampled_from(JUNK)), max_size=8),
+    st.booleans(),
+    st.booleans(),
+)
+def test_store_score_equals_naive_recount(evs, files, junk, crlf, bom):
+    """Messy files as LGCs write them (junk lines, CRLF, a BOM, the same events in several
+    files) score exactly like a recount of the valid events written straight from the contract."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "in"
         folder.mkdir()
         for i in range(files):  # the same events spread over several files, overlapping
-            part = evs[i::files] + evs[: len(evs) // 3]
-            (folder / f"f{i}.jsonl").write_text("".join(json.dumps(e) + "\n" for e in part), encoding="utf-8")
+            part = [json.dumps(e) for e in evs[i::files] + evs[: len(evs) // 3]]
+            for position, text in junk:
+                part.insert(position % (len(part) + 1), text)
+            body = ("\r\n" if crlf else "\n").join(part) + "\n"
+            (folder / f"f{i}.jsonl").write_bytes((b"\xef\xbb\xbf" if bom else b"") + body.encode("utf-8"))
         app = App(Path(tmp) / "home")
         try:
             app.ingestor.scan([folder], context=app.settings.context())
