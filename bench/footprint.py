@@ -1,6 +1,7 @@
-"""Footprint: an idle `run` watching 10 folders (CPU, memory, wake-ups) and cold start times.
+"""Footprint: an idle `run` watching 10 folders, one of them holding 2 000 journals (CPU, memory,
+wake-ups), and cold start times.
 
-    python bench/footprint.py [--idle 60] [--starts 5]
+    python bench/footprint.py [--idle 60] [--starts 5] [--files 2000]
 
 Linux only for the idle part (it reads /proc). Cold starts are compared with a bare
 `python -c pass` measured in the same run.
@@ -9,6 +10,7 @@ Linux only for the idle part (it reads /proc). Cold starts are compared with a b
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -18,6 +20,7 @@ from pathlib import Path
 
 from common import save, table
 
+RPPS = "10101010101"
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -57,6 +60,7 @@ def main() -> None:
     parser.add_argument("--idle", type=float, default=60.0, help="seconds of idle measurement")
     parser.add_argument("--starts", type=int, default=5, help="cold starts per command (median kept)")
     parser.add_argument("--folders", type=int, default=10)
+    parser.add_argument("--files", type=int, default=2000, help="journals in the first folder (an old LGC)")
     parser.add_argument("--name", default="footprint")
     args = parser.parse_args()
     env = os.environ.copy()
@@ -67,14 +71,16 @@ def main() -> None:
         for i in range(args.folders):
             folder = tmp / f"lgc-{i}"
             folder.mkdir()
-            (folder / "journal.jsonl").write_text("", encoding="utf-8")
+            for j in range(args.files if i == 0 else 1):
+                event = {"kind": "consultation", "id": f"c{i}-{j}", "at": "2025-03-02T10:00", "practitioner": RPPS}
+                (folder / f"journal-{j:05d}.jsonl").write_text(json.dumps(event) + "\n", encoding="utf-8")
             folders.append(str(folder))
         run = [sys.executable, "-m", "forfait_agent", "--data-dir", str(home)]
         init = [*run, "init"] + [a for f in folders for a in ("--folder", f)]
         subprocess.run(init, check=True, capture_output=True, env=env)
         agent = subprocess.Popen([*run, "run"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         try:
-            time.sleep(3)  # start-up and first sweep are not idle
+            time.sleep(3 + args.files / 500)  # start-up and first reading are not idle
             before = tree_stats(agent.pid)
             time.sleep(args.idle)
             after = tree_stats(agent.pid)
@@ -85,6 +91,7 @@ def main() -> None:
         idle = {
             "seconds": args.idle,
             "folders": args.folders,
+            "files": args.files + args.folders - 1,
             "cpu_s": round(cpu, 3),
             "cpu_percent_of_one_core": round(100 * cpu / args.idle, 3),
             "rss_mb": round(after["rss_mb"], 1),

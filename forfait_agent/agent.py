@@ -101,8 +101,9 @@ class Agent:
         self.stop = threading.Event()
         self.force_polling = force_polling
         self.tailer = Tailer(app.ingestor, self.settings, self.log, exclude=app.home)
+        app.ingestor.should_stop = self.stop.is_set
         self.watcher = Watcher(
-            [(f.path, f.recursive) for f in self.settings.folders],
+            [(f.path.resolve(), f.recursive) for f in self.settings.folders],  # as the sweep names files
             force_polling=force_polling,
             poll_interval=self.settings.poll_interval,
             log=self.log,
@@ -129,7 +130,15 @@ class Agent:
         last_new = time.monotonic()
         checkpointed = False
         self._sweep(None, set())
-        next_full = time.monotonic() + self.settings.poll_interval
+        # Folders watched natively need a full sweep only as a safety net; polled (network) or
+        # absent ones are only ever seen by sweeping.
+        all_native = all(mode.startswith("native") for mode in self.watcher.modes.values())
+        interval = (
+            max(self.settings.poll_interval, self.settings.rescan_interval)
+            if all_native
+            else (self.settings.poll_interval)
+        )
+        next_full = time.monotonic() + interval
         try:
             while not self.stop.is_set():
                 timeout = max(0.0, next_full - time.monotonic())
@@ -140,14 +149,14 @@ class Agent:
                 woke = self.watcher.wake.wait(timeout)
                 if self.stop.is_set():
                     break
-                only: set[Path] | None = None
-                renamed: set[Path] = set()
+                only: set[str] | None = None
+                renamed: set[str] = set()
                 if woke:
                     time.sleep(DEBOUNCE)  # let the burst of 2–3 events per save arrive
                     only, renamed = self.watcher.take()
                 if time.monotonic() >= next_full:
                     only = None  # the periodic sweep looks at everything: events are only hints
-                    next_full = time.monotonic() + self.settings.poll_interval
+                    next_full = time.monotonic() + interval
                 elif not woke:
                     only = set()  # woken only to recompute the score
                 if only != set() and self._sweep(only, renamed):
@@ -164,7 +173,7 @@ class Agent:
                 self.refresh_score(final=True)
             self.log.info("agent_stop")
 
-    def _sweep(self, only: set[Path] | None, renamed: set[Path]) -> int:
+    def _sweep(self, only: set[str] | None, renamed: set[str]) -> int:
         results = self.tailer.sweep(only, renamed)
         new = sum(r.new for r in results)
         if new:

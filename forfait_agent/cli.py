@@ -553,9 +553,11 @@ def render_config(folders: list[Path], adapter: str | None, practitioner: str | 
         if practitioner
         else '# default_practitioner = "10101010101"',
         "",
-        "# Secondes entre deux balayages complets des dossiers (les notifications du système réveillent",
-        "# l'agent plus tôt ; le balayage rattrape celles qui se perdent).",
+        "# Secondes entre deux balayages des dossiers sur le réseau (scrutés, sans notifications).",
         f"poll_interval = {poll:g}",
+        "# Secondes entre deux balayages de sécurité des dossiers locaux : les notifications du système",
+        "# réveillent l'agent tout de suite ; ce balayage rattrape celles qui se perdent.",
+        "rescan_interval = 60",
         "# Secondes sans changement avant de lire un fichier complet (courriels, documents DMP).",
         "settle_seconds = 2",
         "",

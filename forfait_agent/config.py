@@ -37,7 +37,8 @@ class Settings(BaseSettings):
     folders: list[WatchedFolder] = Field(default_factory=list)
     # Per-plugin options, `[plugins.<entry-point name>]`, passed to its adapters hook.
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    poll_interval: Annotated[float, Field(gt=0.05, le=3600)] = 5.0
+    poll_interval: Annotated[float, Field(gt=0.05, le=3600)] = 5.0  # sweep of polled folders
+    rescan_interval: Annotated[float, Field(gt=0.05, le=86400)] = 60.0  # safety sweep of watched ones
     settle_seconds: Annotated[float, Field(ge=0, le=3600)] = 2.0
 
     @classmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 import fnmatch
 import gc
 import json
+import queue
 import threading
 import time
 from collections import Counter
@@ -165,6 +166,9 @@ class Ingestor:
         self.failure_threshold = failure_threshold
         self.record_timeout = record_timeout
         self.failures: Counter[str] = Counter()
+        self._workers: dict[str, _Worker] = {}
+        # Set by the live agent: checked between batches so that a long backfill stops promptly.
+        self.should_stop: Callable[[], bool] = lambda: False
         # Disabled for this process only: the next start (often with a fixed plugin) retries.
         self.disabled: dict[str, str] = {}
 
@@ -265,7 +269,7 @@ class Ingestor:
                         progress(batch[-1].end - last_end)
                     last_end = batch[-1].end
                     batch = []
-                    if adapter.name in self.disabled:
+                    if adapter.name in self.disabled or self.should_stop():
                         return
             if batch or stored is None or why != "resume":
                 self._commit_lines(path, key, adapter, context, ident, batch, result, offset, line_no)
@@ -348,30 +352,36 @@ class Ingestor:
             return exc
 
     def _guarded(self, adapter: Adapter, records: list[Record]) -> list[list[Event] | Exception]:
-        """Parse records in a worker thread, so that an adapter stuck on one record (an endless
-        loop, a blocking call) costs `record_timeout` seconds and that record, never the agent.
-        Returns one outcome per record; a hung record gets a TimeoutError and ends the list."""
+        """Parse records on the adapter's worker thread, so that an adapter stuck on one record
+        (an endless loop, a blocking call) costs `record_timeout` seconds and that record, never
+        the agent. Returns one outcome per record; a hung record gets a TimeoutError and ends
+        the list (the worker is abandoned: its thread is a daemon)."""
         outcomes: list[list[Event] | Exception] = []
         if not records:
             return outcomes
+        done = threading.Event()
 
-        def work() -> None:
-            for record in records:
-                outcomes.append(self._call(adapter, record))
+        def job() -> None:
+            try:
+                for record in records:
+                    outcomes.append(self._call(adapter, record))
+            finally:
+                done.set()
 
-        worker = threading.Thread(target=work, name=f"adapter-{adapter.name}", daemon=True)
-        worker.start()
-        done, since = 0, time.monotonic()
-        while True:
-            worker.join(min(0.25, self.record_timeout))
-            if not worker.is_alive():
-                return outcomes
-            if len(outcomes) != done:
-                done, since = len(outcomes), time.monotonic()
+        worker = self._workers.get(adapter.name)
+        if worker is None:
+            worker = self._workers[adapter.name] = _Worker(f"adapter-{adapter.name}")
+        worker.jobs.put(job)
+        count, since = 0, time.monotonic()
+        while not done.wait(min(0.25, self.record_timeout)):
+            if len(outcomes) != count:
+                count, since = len(outcomes), time.monotonic()
             elif time.monotonic() - since >= self.record_timeout:
-                finished = outcomes[:done]  # the abandoned thread may still append: copy
+                del self._workers[adapter.name]
+                finished = outcomes[:count]  # the abandoned thread may still append: copy
                 self.log.error("adapter_hung", adapter=adapter.name, seconds=self.record_timeout)
                 return [*finished, TimeoutError(f"aucune réponse en {self.record_timeout:g} s")]
+        return outcomes
 
     def _classify(
         self,
@@ -464,6 +474,19 @@ class Ingestor:
             float(event.value),
             event.at.astimezone(UTC).isoformat(),
         )
+
+
+class _Worker:
+    """One long-lived daemon thread per adapter (starting a thread per small file costs more
+    than reading it)."""
+
+    def __init__(self, name: str) -> None:
+        self.jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        threading.Thread(target=self._run, name=name, daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            self.jobs.get()()
 
 
 @contextmanager

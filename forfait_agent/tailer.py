@@ -10,7 +10,7 @@ import fnmatch
 import hashlib
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -53,74 +53,105 @@ class Tailer:
         self.settings = settings
         self.log = log
         self.seen: dict[tuple[str, str], Seen] = {}
+        self.done: set[tuple[str, str]] = set()  # whole files read and unchanged since
+        self._choice: dict[tuple[str | None, str], Adapter | None] = {}
         self.sweeps = 0
-        self.conflicts_reported: set[str] = set()
 
     # -- discovery -----------------------------------------------------------------------------
-    def files(self, folder: WatchedFolder) -> Iterator[tuple[Path, Adapter]]:
-        """Files of a watched folder with the adapter that owns each (config decides conflicts)."""
-        root = folder.path
-        if not root.is_dir():
-            return
-        walker: Iterable[Path] = root.rglob("*") if folder.recursive else root.iterdir()
-        for path in sorted(walker):
-            if path.name.startswith(".") or not path.is_file():
+    def files(self, folder: WatchedFolder) -> list[tuple[str, os.stat_result, Adapter]]:
+        """Files of a watched folder (path, stat, owning adapter), sorted. Plain `os.scandir`
+        and strings: a sweep of an MSS folder of thousands of messages must cost milliseconds."""
+        if not folder.path.is_dir():
+            return []
+        exclude = str(self.exclude) if self.exclude else None
+        stack, found = [str(folder.path.resolve())], []
+        while stack:
+            try:
+                entries = list(os.scandir(stack.pop()))
+            except OSError:
                 continue
-            if self.exclude and path.resolve().is_relative_to(self.exclude):
-                continue
-            adapter = self.adapter_for(folder, path)
-            if adapter is not None:
-                yield path, adapter
+            for entry in entries:
+                if entry.name.startswith(".") or (exclude and (entry.path + os.sep).startswith(exclude + os.sep)):
+                    continue
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        if folder.recursive:
+                            stack.append(entry.path)
+                        continue
+                    if not entry.is_file():
+                        continue
+                    adapter = self.adapter_for(folder, entry.name)
+                    if adapter is not None:
+                        found.append((entry.path, entry.stat(), adapter))
+                except OSError:
+                    continue
+        found.sort(key=lambda item: item[0])
+        return found
 
-    def adapter_for(self, folder: WatchedFolder, path: Path) -> Adapter | None:
+    def adapter_for(self, folder: WatchedFolder, name: str) -> Adapter | None:
+        """The adapter of a file name in a folder; memoised, since patterns never change while
+        the agent runs and a sweep asks again for every file of the folder."""
+        memo_key = (folder.adapter, name)
+        if memo_key not in self._choice:
+            self._choice[memo_key] = self._choose(folder, name)
+        return self._choice[memo_key]
+
+    def _choose(self, folder: WatchedFolder, name: str) -> Adapter | None:
         adapters = self.ingestor.adapters
         if folder.adapter:
             adapter = adapters.get(folder.adapter)
             if adapter is None:
                 return None
-            if not adapter.patterns or any(fnmatch.fnmatch(path.name.lower(), p.lower()) for p in adapter.patterns):
+            if not adapter.patterns or any(fnmatch.fnmatch(name.lower(), p.lower()) for p in adapter.patterns):
                 return adapter
             return None
-        claimed = self.ingestor.adapters_for(path)
+        claimed = self.ingestor.adapters_for(Path(name))
         if len(claimed) > 1:
-            if str(path) not in self.conflicts_reported:
-                self.conflicts_reported.add(str(path))
-                self.log.warning("adapter_conflict", folder=str(folder.path), adapters=[a.name for a in claimed])
+            self.log.warning("adapter_conflict", folder=str(folder.path), adapters=[a.name for a in claimed])
             return None
         return claimed[0] if claimed else None
 
     # -- one sweep -----------------------------------------------------------------------------
-    def sweep(self, only: set[Path] | None = None, renamed_in: set[Path] | None = None) -> list[FileResult]:
+    def sweep(self, only: set[str] | None = None, renamed_in: set[str] | None = None) -> list[FileResult]:
         """Read what is new. `only` limits the sweep to paths named by watchdog events; files
         `renamed_in` were moved into place and need no settle delay."""
         self.sweeps += 1
         full_check = self.sweeps % FULL_CHECK_EVERY == 0
         results = []
         now = time.monotonic()
+        positions = self.store.positions()
         for folder in self.settings.folders:
             context = self.settings.context(folder)
-            for path, adapter in self.files(folder):
-                if only is not None and path not in only:
+            listing = self.files(folder)
+            sizes = {name: st.st_size for name, st, _ in listing}
+            # Files we were following that vanished or shrank: the only ones a new name can be.
+            moved = [p for p in positions if sizes.get(p.path, -1) < p.offset]
+            for name, st, adapter in listing:
+                if self.ingestor.should_stop():
+                    return results
+                if only is not None and name not in only:
                     continue
-                try:
-                    st = path.stat()
-                except OSError:
-                    continue
-                key = (str(path), adapter.name)
+                key = (name, adapter.name)
                 previous = self.seen.get(key)
                 unchanged = previous is not None and (previous.size, previous.mtime_ns) == _stat_key(st)
                 if not unchanged:
                     self.seen[key] = Seen(st.st_size, st.st_mtime_ns, now)
                 if adapter.framing == "file":
+                    if unchanged and key in self.done:
+                        continue  # read already, untouched since: no database look-up either
+                    self.done.discard(key)
                     settled = unchanged and now - self.seen[key].since >= self.settings.settle_seconds
-                    if not (settled or (renamed_in and path in renamed_in)):
+                    if not (settled or (renamed_in and name in renamed_in)):
                         continue
-                    if previous is not None and unchanged and self._whole_done(path, adapter, st):
+                    if previous is not None and unchanged and self._whole_done(Path(name), adapter, st):
+                        self.done.add(key)
                         continue
                 elif unchanged and not full_check:
                     continue
                 try:
-                    results.extend(self.follow(path, adapter, context))
+                    results.extend(self.follow(Path(name), adapter, context, moved))
+                    if adapter.framing == "file":
+                        self.done.add(key)
                 except OSError as exc:
                     self.log.warning("read_failed", folder=str(folder.path), error=exc.strerror or str(exc))
         return results
@@ -130,15 +161,16 @@ class Tailer:
         return pos is not None and pos.size == st.st_size
 
     # -- rotation-aware reading ----------------------------------------------------------------
-    def follow(self, path: Path, adapter: Adapter, context: Any) -> list[FileResult]:
-        """Read a file from where it was left, after draining the file it replaced, if any."""
+    def follow(self, path: Path, adapter: Adapter, context: Any, moved: list[FilePosition]) -> list[FileResult]:
+        """Read a file from where it was left, after draining the file it replaced, if any.
+        `moved`: positions of files that vanished or shrank, which a new name may continue."""
         if adapter.framing == "file":
             return [self.ingestor.ingest_file(path, adapter, context, final=True)]
         key = self.ingestor.file_key(path)
         stored = self.store.position(key, adapter.name)
         results = []
         if stored is None:
-            self._adopt_renamed(path, key, adapter)
+            self._adopt_renamed(path, key, adapter, moved)
         elif not self._same_file(path, stored):
             drained = self._drain_predecessor(path, stored, adapter, context)
             if drained is not None:
@@ -178,11 +210,11 @@ class Tailer:
             by_content = by_content or candidate
         return by_content
 
-    def _adopt_renamed(self, path: Path, key: str, adapter: Adapter) -> None:
-        """A new path holding a file already followed under another name (renamed): move its
-        position, so it is not read twice."""
+    def _adopt_renamed(self, path: Path, key: str, adapter: Adapter, moved: list[FilePosition]) -> None:
+        """A new path holding a file already followed under another name (renamed, or copied
+        before a truncation): move its position, so it is not read twice."""
         st = path.stat()
-        for pos in self.store.positions():
+        for pos in moved:
             if pos.adapter != adapter.name or pos.path == key or Path(pos.path).parent != path.parent:
                 continue
             if st.st_size < pos.offset or _prefix_hash(path, pos.fp_len) != pos.fp_hash:
@@ -192,6 +224,7 @@ class Tailer:
                 continue  # the old path still holds that content: this is a copy, read it
             with self.store.transaction():
                 self.store.move_position(pos.path, key, adapter.name)
+            moved.remove(pos)
             self.log.info("file_renamed", adapter=adapter.name, folder=str(path.parent))
             return
 

@@ -12,11 +12,33 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
+# Only changes: the agent's own reads (open, close-no-write) would otherwise wake it once per file.
+EVENTS = [
+    FileCreatedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileDeletedEvent,
+    FileClosedEvent,
+    DirCreatedEvent,
+    DirMovedEvent,
+    DirDeletedEvent,
+]
 NETWORK_FS = {"nfs", "nfs4", "cifs", "smbfs", "smb3", "fuse.sshfs", "9p", "afpfs", "webdav", "davfs"}
 
 
@@ -48,11 +70,9 @@ class _Handler(FileSystemEventHandler):
         self.watcher = watcher
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.event_type in ("opened", "closed_no_write"):
-            return
         paths = [event.src_path, getattr(event, "dest_path", "")]
         renamed_to = event.dest_path if event.event_type == "moved" else None
-        self.watcher.notify([Path(os.fsdecode(p)) for p in paths if p], renamed_to, event.is_directory)
+        self.watcher.notify([os.fsdecode(p) for p in paths if p], renamed_to, event.is_directory)
 
 
 class Watcher:
@@ -67,22 +87,22 @@ class Watcher:
         self.log = log
         self.wake = threading.Event()
         self._lock = threading.Lock()
-        self._dirty: set[Path] = set()
-        self._renamed_in: set[Path] = set()
+        self._dirty: set[str] = set()
+        self._renamed_in: set[str] = set()
         self._everything = False
         self.observers: list[BaseObserver] = []
         self.modes: dict[str, str] = {}
 
-    def notify(self, paths: list[Path], renamed_to: str | bytes | None, directory: bool) -> None:
+    def notify(self, paths: list[str], renamed_to: str | bytes | None, directory: bool) -> None:
         with self._lock:
             if directory:
                 self._everything = True  # a folder appeared or moved: look at everything
             self._dirty.update(paths)
             if renamed_to:
-                self._renamed_in.add(Path(os.fsdecode(renamed_to)))
+                self._renamed_in.add(os.fsdecode(renamed_to))
         self.wake.set()
 
-    def take(self) -> tuple[set[Path] | None, set[Path]]:
+    def take(self) -> tuple[set[str] | None, set[str]]:
         """What changed since the last call: (paths, or None for "everything"; renamed-in paths)."""
         with self._lock:
             dirty = None if self._everything else self._dirty
@@ -123,7 +143,7 @@ class Watcher:
 
     def _schedule(self, observer: BaseObserver, folder: Path, recursive: bool) -> bool:
         try:
-            observer.schedule(_Handler(self), str(folder), recursive=recursive)
+            observer.schedule(_Handler(self), str(folder), recursive=recursive, event_filter=EVENTS)
         except Exception as exc:  # noqa: BLE001 - ENOSPC (inotify watches), permission, unsupported FS…
             self.log.warning("watch_failed", folder=str(folder), error=str(exc))
             return False

@@ -65,7 +65,7 @@ def test_latency_smoke():
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc (Linux)")
 def test_footprint_smoke():
-    data = run("footprint.py", "--idle", "1", "--starts", "1", "--folders", "2")
+    data = run("footprint.py", "--idle", "1", "--starts", "1", "--folders", "2", "--files", "3")
     assert data["idle"]["rss_mb"] > 0 and data["cold_start"]["help_s"] > 0
 
 

@@ -200,5 +200,5 @@ def test_whole_file_framing_waits_until_settled(env, tmp_path: Path):
     tailer.sweep()
     assert stored_ids(app) == ["m1"]
     (folder / "m2.msg").write_text("m2", encoding="utf-8")
-    tailer.sweep(renamed_in={folder / "m2.msg"})  # renamed into place: complete at once
+    tailer.sweep(renamed_in={str(folder / "m2.msg")})  # renamed into place: complete at once
     assert stored_ids(app) == ["m1", "m2"]
