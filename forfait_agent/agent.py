@@ -188,14 +188,18 @@ class Agent:
         year = self.app.default_year()
         score = self.app.score(year, self.app.as_of_for(year)).as_json()
         score["computed_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-        write_atomically(self.app.home / SCORE_FILE, json.dumps(score, ensure_ascii=False, indent=2))
-        if final or time.monotonic() - self.report_written >= REPORT_EVERY:
-            from .htmlreport import REPORT_FILE, write_report
+        try:
+            write_atomically(self.app.home / SCORE_FILE, json.dumps(score, ensure_ascii=False, indent=2))
+            if final or time.monotonic() - self.report_written >= REPORT_EVERY:
+                from .htmlreport import REPORT_FILE, write_report
 
-            write_report(self.app, self.app.home / REPORT_FILE, year, self.app.as_of_for(year))
-            self.report_written, self.report_stale = time.monotonic(), False
-        else:
-            self.report_stale = True
+                write_report(self.app, self.app.home / REPORT_FILE, year, self.app.as_of_for(year))
+                self.report_written, self.report_stale = time.monotonic(), False
+            else:
+                self.report_stale = True
+        except OSError as exc:  # Windows: another program holds the file open; next time then
+            self.log.warning("score_files_not_written", error=exc.strerror or str(exc))
+            self.report_written, self.report_stale = time.monotonic(), True
         for error in self.app.plugins.call_score_changed(score):
             self.log.warning("score_hook_failed", error=error)
         self.log.info("score_updated", year=year, practitioners=len(score["practitioners"]))
