@@ -49,16 +49,35 @@ def _rpps(text: str) -> str:
     return value
 
 
+def _add_global_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    extra = {} if default is None else {"default": default}
+    parser.add_argument(
+        "--data-dir", help="dossier des données (défaut : $FORFAIT_AGENT_HOME ou dossier utilisateur)", **extra
+    )
+    parser.add_argument(
+        "--config", help="fichier de configuration TOML (défaut : config.toml du dossier des données)", **extra
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="journal détaillé", **extra)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="forfait-agent",
         description="Suivi en continu du forfait structure / de la dotation numérique.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--data-dir", help="dossier des données (défaut : $FORFAIT_AGENT_HOME ou dossier utilisateur)")
-    parser.add_argument("--config", help="fichier de configuration TOML (défaut : config.toml du dossier des données)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="journal détaillé")
+    _add_global_options(parser, None)
+    # The same options are accepted after the command too (`score --data-dir D`); there they
+    # only count when given, so they never erase what was given before the command.
+    common = _Parser(add_help=False)
+    _add_global_options(common, argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMANDE", parser_class=_Parser)
+    original_add_parser = sub.add_parser
+
+    def add_parser(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return original_add_parser(name, parents=[common], **kwargs)
+
+    sub.add_parser = add_parser  # type: ignore[method-assign]
     sub.required = True
 
     p = sub.add_parser("demo", help="données de démonstration : ingestion, score et rapport")
@@ -104,8 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rules", help="règles annuelles")
     rsub = p.add_subparsers(dest="rules_command", metavar="ACTION", parser_class=_Parser)
     rsub.required = True
-    rsub.add_parser("list", help="années disponibles")
-    c = rsub.add_parser("check", help="valider un fichier de règles")
+    rsub.add_parser("list", help="années disponibles", parents=[common])
+    c = rsub.add_parser("check", help="valider un fichier de règles", parents=[common])
     c.add_argument("file", type=Path, metavar="FICHIER")
 
     p = sub.add_parser("status", help="état : agent, données, fichiers suivis, quarantaine, adaptateurs")

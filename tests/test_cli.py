@@ -104,3 +104,13 @@ def test_scan_json_reports_counts(home: Path, tmp_path: Path):
         "unmatched": [],
         "errors": [],
     }
+
+
+def test_global_options_are_accepted_after_the_command_too(home: Path, tmp_path: Path):
+    write_jsonl(tmp_path / "e.jsonl", [ev("consultation", "c1")])
+    cli(home, "scan", str(tmp_path))
+    other = tmp_path / "other-home"
+    # `--data-dir` after the command wins over the one before it (the helper puts one before).
+    data = json.loads(cli(other, "score", "--json", "--as-of", "2026-12-31", "--data-dir", str(home)).stdout)
+    assert [p["rpps"] for p in data["practitioners"]] == [RPPS_A]
+    assert "2026" in cli(other, "rules", "list", "--data-dir", str(home)).stdout
