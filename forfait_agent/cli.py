@@ -169,6 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    from .config import ConfigError
     from .paths import data_dir
     from .rules import RulesError
     from .store import StoreError
@@ -198,6 +199,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return handler(app, args)
     except RulesError as exc:
         raise UsageError(str(exc)) from exc
+    except ConfigError as exc:
+        raise InputError(str(exc)) from exc
     except StoreError as exc:
         raise InputError(str(exc)) from exc
     finally:

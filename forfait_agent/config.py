@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -14,7 +15,7 @@ from pydantic_settings import (
 )
 
 from .adapter import SourceContext
-from .events import Rpps
+from .events import Rpps, french_message
 
 
 class WatchedFolder(BaseModel):
@@ -65,12 +66,25 @@ class Settings(BaseSettings):
         )
 
 
+class ConfigError(Exception):
+    """The configuration file (or a FORFAIT_AGENT_* variable) is invalid; the message says where."""
+
+
 def load_settings(path: Path) -> Settings:
     """Read the TOML file if it exists; FORFAIT_AGENT_* environment variables override it."""
-    if not path.is_file():
-        return Settings()
+    try:
+        if not path.is_file():
+            return Settings()
 
-    class FileSettings(Settings):
-        model_config = SettingsConfigDict(**{**Settings.model_config, "toml_file": path})
+        class FileSettings(Settings):
+            model_config = SettingsConfigDict(**{**Settings.model_config, "toml_file": path})
 
-    return FileSettings()
+        return FileSettings()
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} : TOML invalide ({exc})") from exc
+    except ValidationError as exc:
+        lines = [f"{path} : configuration invalide"]
+        for err in exc.errors(include_url=False):
+            key = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in err["loc"]).replace(".[", "[")
+            lines.append(f"  - {key or '(racine)'} : {french_message(err)}")
+        raise ConfigError("\n".join(lines)) from exc

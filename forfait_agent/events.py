@@ -54,7 +54,7 @@ def normalize_rpps(value: Any) -> Any:
 
 def _check_rpps(value: str) -> str:
     if value != UNKNOWN_PRACTITIONER and not _RPPS.fullmatch(value):
-        raise ValueError("RPPS must be 11 digits")
+        raise ValueError("un RPPS compte 11 chiffres")
     return value
 
 
@@ -64,7 +64,7 @@ Rpps = Annotated[str, BeforeValidator(normalize_rpps), AfterValidator(_check_rpp
 def _no_timestamp(value: Any) -> Any:
     """Refuse bare numbers: an epoch in an export is far more likely a misplaced column."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        raise ValueError("expected an ISO 8601 date-time, not a number")
+        raise ValueError("date ISO 8601 attendue, pas un nombre")
     return value
 
 
@@ -113,7 +113,7 @@ class MssMessage(EventBase):
     @classmethod
     def _has_domain(cls, value: str) -> str:
         if "@" not in value:
-            raise ValueError("recipient must be an e-mail address")
+            raise ValueError("adresse de messagerie attendue")
         return value
 
     @property
@@ -151,6 +151,34 @@ Event = Annotated[
 ]
 
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+_FRENCH = {
+    "missing": "clé obligatoire manquante",
+    "extra_forbidden": "clé inconnue (faute de frappe ?)",
+    "bool_type": "true ou false attendu",
+    "bool_parsing": "true ou false attendu",
+    "string_type": "texte attendu",
+    "int_type": "nombre entier attendu",
+    "int_parsing": "nombre entier attendu",
+    "float_type": "nombre attendu",
+    "float_parsing": "nombre attendu",
+    "literal_error": "valeur non reconnue",
+    "string_too_short": "texte vide",
+    "greater_than": "valeur trop petite",
+    "greater_than_equal": "valeur trop petite",
+    "less_than_equal": "valeur trop grande",
+}
+
+
+def french_message(error: Any) -> str:
+    """A pydantic error (from `.errors()`) in French, for messages the doctor reads."""
+    if error["type"] == "value_error":
+        return str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "literal_error":
+        expected = error.get("ctx", {}).get("expected", "")
+        return f"valeur non reconnue (attendu : {expected})" if expected else _FRENCH["literal_error"]
+    return _FRENCH.get(error["type"], str(error["msg"]))
 
 
 def parse_event_json(text: str | bytes) -> Event:

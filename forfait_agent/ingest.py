@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .adapter import Adapter, Record, RecordError, SourceContext
-from .events import Declaration, Event, EventBase, MssMessage, parse_event
+from .events import Declaration, Event, EventBase, MssMessage, french_message, parse_event
 from .privacy import Hasher, contains_patient_data, redact
 from .scoring import count_key
 from .sources import Line, identify, iter_lines, read_whole, resume_point
@@ -95,7 +95,7 @@ def explain(exc: Exception) -> tuple[str, str]:
             return "missing_field", f"champ obligatoire manquant : « {name} »"
         if kind.startswith(("datetime", "date")):
             return "invalid_date", f"date invalide dans « {name} »"
-        return "invalid_field", f"valeur invalide pour « {name} » : {err['msg']}"
+        return "invalid_field", f"valeur invalide pour « {name} » : {french_message(err)}"
     if isinstance(exc, TimeoutError):
         return "timeout", f"{REASONS_FR['timeout']} ({exc})"
     if isinstance(exc, UnicodeDecodeError):

@@ -114,3 +114,14 @@ def test_global_options_are_accepted_after_the_command_too(home: Path, tmp_path:
     data = json.loads(cli(other, "score", "--json", "--as-of", "2026-12-31", "--data-dir", str(home)).stdout)
     assert [p["rpps"] for p in data["practitioners"]] == [RPPS_A]
     assert "2026" in cli(other, "rules", "list", "--data-dir", str(home)).stdout
+
+
+def test_invalid_configuration_is_explained_in_french_with_exit_2(home: Path, tmp_path: Path):
+    (home / "config.toml").write_text('poll_interval = "vite"\n[[folders]]\npaht = "C:/LGC"\n', encoding="utf-8")
+    proc = cli(home, "scan", str(tmp_path), check=False)
+    assert proc.returncode == 2
+    assert "config.toml" in proc.stderr and "Traceback" not in proc.stderr
+    assert "folders[0].paht : clé inconnue" in proc.stderr and "poll_interval : nombre attendu" in proc.stderr
+    (home / "config.toml").write_text("default_practitioner = \n", encoding="utf-8")
+    proc = cli(home, "run", check=False)
+    assert proc.returncode == 2 and "TOML invalide" in proc.stderr
