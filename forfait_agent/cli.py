@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -178,7 +179,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _rules_check(args.file)
     from .app import App
 
-    app = App(data_dir(args.data_dir), args.config, verbose=args.verbose)
+    home = data_dir(args.data_dir)
+    try:
+        app = App(home, args.config, verbose=args.verbose)
+    except OSError as exc:
+        raise InputError(f"dossier des données {home} inutilisable : {exc.strerror or exc}") from exc
     try:
         handler = {
             "demo": _demo,
@@ -203,6 +208,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         raise InputError(str(exc)) from exc
     except StoreError as exc:
         raise InputError(str(exc)) from exc
+    except (OSError, sqlite3.Error) as exc:  # disk full, permissions, a locked database…
+        app.log.exception("command_failed", command=args.command)
+        detail = getattr(exc, "strerror", None) or str(exc)
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        raise InputError(f"erreur d'accès aux fichiers{where} : {detail}") from exc
     finally:
         app.close()
 
