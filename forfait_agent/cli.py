@@ -342,7 +342,8 @@ def print_scan_report(report: Any, console: Any) -> None:
         console.print(f"  • {REASONS_FR.get(code, code)} : {count}")
     for result in report.files:
         if result.restarted:
-            console.print(f"  Fichier {result.path} relu depuis le début ({result.restarted}).")
+            why = {"replaced": "remplacé par un autre fichier", "truncated": "raccourci"}[result.restarted]
+            console.print(f"  Fichier {result.path} relu depuis le début ({why}).")
     if report.unmatched:
         names = ", ".join(p.name for p in report.unmatched[:3]) + (" …" if len(report.unmatched) > 3 else "")
         console.print(f"Ignorés (aucun adaptateur ne reconnaît ce nom) : {len(report.unmatched)} fichier(s) : {names}")
