@@ -172,11 +172,13 @@ class Ingestor:
         # Disabled for this process only: the next start (often with a fixed plugin) retries.
         self.disabled: dict[str, str] = {}
 
-    def file_key(self, path: Path) -> str:
-        """How a file is named in the store: its absolute path, unless its name holds a NIR or a
-        patient address (some outboxes name files after the patient): then the name is hashed."""
+    def file_key(self, path: Path, framing: str = "line") -> str:
+        """How a file is named in the store. One file per document or message (framing "file")
+        is often named after its patient, which no pattern can detect: its name is always
+        hashed. A journal keeps its name (the user needs it in `status`) unless a NIR or a
+        patient address shows in it."""
         resolved = path.resolve()
-        if contains_patient_data(resolved.name):
+        if framing == "file" or contains_patient_data(resolved.name):
             return str(resolved.with_name(f"h-{self.hasher(resolved.name)}"))
         return str(resolved)
 
@@ -315,7 +317,7 @@ class Ingestor:
         result.records += len(batch)
 
     def _ingest_whole(self, path: Path, adapter: Adapter, context: SourceContext, result: FileResult) -> None:
-        key = self.file_key(path)
+        key = self.file_key(path, "file")
         data, ident = read_whole(path)
         stored = self.store.position(key, adapter.name)
         if stored and stored.fp_hash == ident.fp_hash and stored.fp_len == ident.fp_len:

@@ -157,7 +157,7 @@ class Tailer:
         return results
 
     def _whole_done(self, path: Path, adapter: Adapter, st: os.stat_result) -> bool:
-        pos = self.store.position(self.ingestor.file_key(path), adapter.name)
+        pos = self.store.position(self.ingestor.file_key(path, "file"), adapter.name)
         return pos is not None and pos.size == st.st_size
 
     # -- rotation-aware reading ----------------------------------------------------------------

@@ -101,7 +101,8 @@ def test_maildir_file_names_are_claimed(tmp_path: Path):
 def test_agent_keeps_no_address_subject_or_text(tmp_path: Path):
     folder = tmp_path / "Envoyes"
     folder.mkdir()
-    (folder / "a.eml").write_bytes(message(to=[f"{TEST_INS}@patient.mssante.fr", "x@chu.mssante.fr"]))
+    # Outboxes often name a message after its patient: the name must not be stored either.
+    (folder / "CR_DUPONT_Jeanne.eml").write_bytes(message(to=[f"{TEST_INS}@patient.mssante.fr", "x@chu.mssante.fr"]))
     (folder / "b.eml").write_bytes(message()[:300])  # truncated mid-headers
     home = tmp_path / "home"
     home.mkdir()
@@ -112,7 +113,7 @@ def test_agent_keeps_no_address_subject_or_text(tmp_path: Path):
     assert score["practitioners"][0]["rpps"] == "10101010101"
     assert score["practitioners"][0]["metrics"]["mss_patient"]["numerator"] == 1
     stored = b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file() and p.name != "config.toml")
-    for secret in (TEST_INS.encode(), b"Compte rendu", b"Bonjour", SENDER.encode(), b"x@chu"):
+    for secret in (TEST_INS.encode(), b"Compte rendu", b"Bonjour", SENDER.encode(), b"x@chu", b"DUPONT"):
         assert secret not in stored
 
 
