@@ -7,7 +7,6 @@ Europe/Paris local time.
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -22,6 +21,7 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StrictStr,
+    StringConstraints,
     TypeAdapter,
     field_validator,
 )
@@ -31,8 +31,6 @@ UNKNOWN_PRACTITIONER = "inconnu"
 PATIENT_MSS_DOMAIN = "patient.mssante.fr"
 
 SERVICES = ("aat", "dmt", "pse", "atmp", "spe", "dsg")
-
-_RPPS = re.compile(r"\d{11}")
 
 
 def _paris(value: datetime) -> datetime:
@@ -52,13 +50,10 @@ def normalize_rpps(value: Any) -> Any:
     return text
 
 
-def _check_rpps(value: str) -> str:
-    if value != UNKNOWN_PRACTITIONER and not _RPPS.fullmatch(value):
-        raise ValueError("un RPPS compte 11 chiffres")
-    return value
-
-
-Rpps = Annotated[str, BeforeValidator(normalize_rpps), AfterValidator(_check_rpps)]
+# The check is a pattern (run by pydantic-core, not Python): it is on every event's hot path.
+Rpps = Annotated[
+    str, BeforeValidator(normalize_rpps), StringConstraints(pattern=rf"^(\d{{11}}|{UNKNOWN_PRACTITIONER})$")
+]
 
 
 def _no_timestamp(value: Any) -> Any:
@@ -165,6 +160,7 @@ _FRENCH = {
     "float_parsing": "nombre attendu",
     "literal_error": "valeur non reconnue",
     "string_too_short": "texte vide",
+    "string_pattern_mismatch": "un RPPS compte 11 chiffres",
     "greater_than": "valeur trop petite",
     "greater_than_equal": "valeur trop petite",
     "less_than_equal": "valeur trop grande",
