@@ -97,6 +97,19 @@ def _style() -> Any:
     )
 
 
+def _chart_options() -> dict[str, Any]:
+    """What every chart of the report shares: no script, inline SVG, one size, one style."""
+    return {
+        "js": [],
+        "disable_xml_declaration": True,
+        "style": _style(),
+        "width": 560,
+        "height": 260,
+        "explicit_size": True,
+        "legend_at_bottom": True,
+    }
+
+
 def metric_chart(metric: str, values: list[float | None], goal: Target) -> str:
     """Year-to-date value month by month against the target, as inline SVG."""
     import pygal
@@ -104,15 +117,8 @@ def metric_chart(metric: str, values: list[float | None], goal: Target) -> str:
     is_rate = goal.min_rate is not None
     target = goal.min_rate if is_rate else goal.min_count
     chart = pygal.Line(
-        js=[],
-        disable_xml_declaration=True,
-        style=_style(),
-        width=560,
-        height=260,
-        show_legend=True,
-        legend_at_bottom=True,
+        **_chart_options(),
         dots_size=2,
-        explicit_size=True,
         title=METRIC_LABELS[metric],
         allow_interruptions=True,
         value_formatter=(fmt_pct if is_rate else fmt_points),
@@ -135,13 +141,7 @@ def points_chart(lines: list[GroupLine]) -> str:
     top = max([line.possible for line in lines] + [1])
     step = 50 if top <= 400 else 100
     chart = pygal.HorizontalBar(
-        js=[],
-        disable_xml_declaration=True,
-        style=_style(),
-        width=560,
-        height=260,
-        explicit_size=True,
-        legend_at_bottom=True,
+        **_chart_options(),
         title="Points gagnés / possibles par groupe",
         value_formatter=fmt_points,
     )
