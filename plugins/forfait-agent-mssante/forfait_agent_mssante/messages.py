@@ -15,7 +15,7 @@ import itertools
 import re
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from email import errors as email_errors
 from email.message import Message as EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
@@ -30,6 +30,12 @@ _TRUNCATION_DEFECTS = (
     email_errors.MultipartInvariantViolationDefect,
 )
 MAX_PARTS = 200
+MAX_DATE_CHARS = 200  # a Date header is ~40 characters; longer is junk, cut before parsing
+_COMMENT = re.compile(r"\([^()]*\)")  # innermost RFC 5322 comment; applied a few times for nesting
+_ZONE = re.compile(r"^(?:[+-]\d{4}|[A-Za-z]{1,5})$")
+# Zone names Python's parser does not know but a French mailbox writes (out-of-band knowledge
+# RFC 5322 §4.3 allows); any other unknown name means "-0000": UTC, local zone unknown.
+_EXTRA_ZONES = {"CET": 1, "MET": 1, "CEST": 2, "MEST": 2}
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,26 @@ def _is_xdm(part: EmailMessage) -> bool:
         return False
 
 
+def parse_mail_date(value: str) -> datetime:
+    """An RFC 5322 Date header, with `parsedate_to_datetime` semantics plus what it misses:
+    comments anywhere (`00:19:00 (EDT) -0400`) are dropped first, and `-0000` or an unknown
+    zone name is UTC (§3.3, §4.3), not local time. Only a header without any zone is naive
+    (Paris local time for the core)."""
+    text = value[:MAX_DATE_CHARS]
+    for _ in range(3):
+        text = _COMMENT.sub(" ", text)
+    text = " ".join(text.split())
+    try:
+        at = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError) as exc:
+        raise RecordError(f"en-tête Date illisible : {value[:80]}") from exc
+    zone = text.rsplit(" ", 1)[-1]
+    if at.tzinfo is None and _ZONE.match(zone):
+        hours = _EXTRA_ZONES.get(zone.upper(), 0)
+        at = at.replace(tzinfo=timezone(timedelta(hours=hours)))
+    return at
+
+
 def parse_message(raw: bytes) -> Message:
     """The facts of one message; RecordError when it cannot be a complete sent message."""
     if not raw.strip():
@@ -77,10 +103,7 @@ def parse_message(raw: bytes) -> Message:
     date_header = msg.get("Date")
     if not date_header:
         raise RecordError("en-tête Date absent : message incomplet ou tronqué")
-    try:
-        at = parsedate_to_datetime(str(date_header))
-    except (TypeError, ValueError, IndexError) as exc:
-        raise RecordError(f"en-tête Date illisible : {date_header!s}"[:120]) from exc
+    at = parse_mail_date(str(date_header))
     recipients = _addresses(msg, "To", "Cc", "Bcc")
     if not recipients:
         raise RecordError("aucun destinataire (To, Cc, Bcc)")

@@ -5,8 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from forfait_agent import Adapter, Record, SourceContext, hookimpl
+from forfait_agent.events import PATIENT_MSS_DOMAIN
 
 from .messages import Message, parse_message, split_mbox
+
+
+def recipient_fields(address: str) -> dict[str, Any]:
+    """`recipient`, `to_patient` and `patient` of one parsed address (never its display name or a
+    comment): a patient's MSSanté address has the INS as local part, which the core hashes."""
+    local, _, domain = address.rpartition("@")
+    to_patient = domain.lower() == PATIENT_MSS_DOMAIN
+    return {"recipient": address, "to_patient": to_patient, "patient": local if to_patient and local else None}
 
 
 def message_events(message: Message, context: SourceContext) -> list[dict[str, Any]]:
@@ -19,7 +28,7 @@ def message_events(message: Message, context: SourceContext) -> list[dict[str, A
             "id": f"{message.message_id}#{rank}",
             "at": message.at,
             "practitioner": practitioner,
-            "recipient": recipient,
+            **recipient_fields(recipient),
         }
         for rank, recipient in enumerate(message.recipients, start=1)
     ]

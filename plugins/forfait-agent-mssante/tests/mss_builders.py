@@ -31,8 +31,6 @@ def message(
     msg["To"] = ", ".join(to if to is not None else [f"{TEST_INS}@patient.mssante.fr"])
     if cc:
         msg["Cc"] = ", ".join(cc)
-    if date:
-        msg["Date"] = date
     if message_id:
         msg["Message-ID"] = message_id
     msg["Subject"] = "Compte rendu de consultation"
@@ -40,4 +38,5 @@ def message(
     msg.set_content("Bonjour, veuillez trouver votre compte rendu. Confrères.")
     if xdm:
         msg.add_attachment(xdm_zip(), maintype="application", subtype="zip", filename="IHE_XDM.ZIP")
-    return msg.as_bytes()
+    # Date is written verbatim: EmailMessage would rewrite a zone after a comment as -0000.
+    return (f"Date: {date}\n".encode() if date else b"") + msg.as_bytes()

@@ -5,13 +5,19 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta, timezone
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
 from forfait_agent_mssante import EmlAdapter, MaildirAdapter, MboxAdapter, parse_message
+from forfait_agent_mssante.messages import parse_mail_date
+from hypothesis import given
+from hypothesis import strategies as st
 from mss_builders import SENDER, TEST_INS, message
 
 from forfait_agent import Record, RecordError, SourceContext
+from forfait_agent.events import parse_event
 from forfait_agent.testing import AdapterContract, agent_json, assert_events, feed
 
 CONTEXT = SourceContext(identities={SENDER: "10101010101"})
@@ -41,6 +47,72 @@ def test_multi_recipient_message_gives_one_event_each(tmp_path: Path):
     )
     assert [e.is_to_patient for e in fed.events] == [True, False, False]
     assert all(TEST_INS not in e.id for e in fed.events)
+
+
+@pytest.mark.parametrize(
+    ("header", "utc"),
+    [
+        ("Mon, 02 Mar 2026 00:19:00 (EDT) -0400", "2026-03-02T04:19:00+00:00"),  # comment before the zone
+        ("Mon, 02 Mar 2026 00:19:00 -0400 (EDT)", "2026-03-02T04:19:00+00:00"),
+        ("Mon, 02 Mar 2026 00:19:00 -0000", "2026-03-02T00:19:00+00:00"),  # RFC 5322: UTC, zone unknown
+        ("Mon, 02 Mar 2026 23:30:00 -0000", "2026-03-02T23:30:00+00:00"),  # 00:30 the next day in Paris
+        ("Mon, 02 Mar 2026 00:19:00 GMT", "2026-03-02T00:19:00+00:00"),
+        ("Mon, 02 Mar 2026 00:19:00 XYZ", "2026-03-02T00:19:00+00:00"),  # unknown name: as -0000
+        ("Tue, 30 Jun 2026 09:00:00 CEST", "2026-06-30T07:00:00+00:00"),
+        ("(lundi) Mon, 2 (mars) Mar 2026 00:19 ((nested) comment) +0100", "2026-03-01T23:19:00+00:00"),
+        ("  Mon,   02 Mar 2026\r\n 10:15:00   +0100 ", "2026-03-02T09:15:00+00:00"),  # folded header
+    ],
+)
+def test_date_header_zones_are_read_like_rfc_5322(header: str, utc: str):
+    assert parse_mail_date(header).astimezone(UTC).isoformat() == utc
+
+
+def test_date_header_without_zone_is_local_time():
+    assert parse_mail_date("Mon, 02 Mar 2026 00:19:00").tzinfo is None  # the core reads it as Paris time
+
+
+@pytest.mark.parametrize("header", ["demain", "Mon, 31 Feb 2026 10:00:00 +0100", "(EDT)", "x" * 10_000])
+def test_unreadable_date_header_is_a_record_error(header: str):
+    with pytest.raises(RecordError, match="Date illisible"):
+        parse_mail_date(header)
+
+
+@given(
+    at=st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2090, 1, 1)),
+    minutes=st.integers(min_value=-12 * 60, max_value=14 * 60),
+    comment=st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ ", max_size=8),
+    where=st.sampled_from(["before-zone", "after-zone", "none"]),
+)
+def test_any_written_date_reads_back_at_the_same_instant(at: datetime, minutes: int, comment: str, where: str):
+    at = at.replace(microsecond=0, tzinfo=timezone(timedelta(minutes=minutes)))
+    text = format_datetime(at)
+    head, zone = text.rsplit(" ", 1)
+    text = {"before-zone": f"{head} ({comment}) {zone}", "after-zone": f"{text} ({comment})", "none": text}[where]
+    assert parse_mail_date(text) == at
+
+
+def test_message_date_with_comment_before_zone_is_not_paris_time(tmp_path: Path):
+    path = tmp_path / "m.eml"
+    path.write_bytes(message(date="Mon, 02 Mar 2026 20:19:00 (EDT) -0400"))
+    (event,) = feed(EmlAdapter(), path, CONTEXT).events
+    assert event.at.isoformat() == "2026-03-03T01:19:00+01:00"  # the next day in Paris
+
+
+def test_patient_is_the_local_part_of_a_patient_address_only():
+    raw = message(
+        to=[
+            f"{TEST_INS}@patient.mssante.fr (INS NIR)",
+            f'"{TEST_INS}@patient.mssante.fr" <cardio@chu-exemple.mssante.fr>',
+            "Secrétariat (patient.mssante.fr) <secretariat@cabinet-martin.mssante.fr>",
+        ]
+    )
+    path = Path("m.eml")
+    events = [parse_event(e) for e in EmlAdapter().parse(Record(path=path, offset=0, data=raw, context=CONTEXT))]
+    assert [(e.to_patient, e.is_to_patient, e.patient) for e in events] == [
+        (True, True, TEST_INS),
+        (False, False, None),
+        (False, False, None),
+    ]
 
 
 def test_xdm_attachment_is_recognised_without_extraction():
