@@ -154,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .console import setup_streams
+
+    setup_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -224,7 +227,9 @@ def _console() -> Any:
 
 
 def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    from .console import dumps_json
+
+    sys.stdout.write(dumps_json(data) + "\n")
 
 
 # -- commands ----------------------------------------------------------------------------------
