@@ -1,5 +1,6 @@
 """Footprint: an idle `run` watching 10 folders, one of them holding 2 000 journals (CPU, memory,
-wake-ups), and cold start times.
+wake-ups), and cold start times of `--help`, `score` and `status` on that cabinet's store (a year
+that has data: scoring an empty year would flatter the figure).
 
     python bench/footprint.py [--idle 60] [--starts 5] [--files 2000]
 
@@ -16,11 +17,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 
 from common import save, table
 
 RPPS = "10101010101"
+YEAR = date.today().year  # the year `score` shows by default: it must hold the data
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -72,7 +75,7 @@ def main() -> None:
             folder = tmp / f"lgc-{i}"
             folder.mkdir()
             for j in range(args.files if i == 0 else 1):
-                event = {"kind": "consultation", "id": f"c{i}-{j}", "at": "2025-03-02T10:00", "practitioner": RPPS}
+                event = {"kind": "consultation", "id": f"c{i}-{j}", "at": f"{YEAR}-01-01T10:00", "practitioner": RPPS}
                 (folder / f"journal-{j:05d}.jsonl").write_text(json.dumps(event) + "\n", encoding="utf-8")
             folders.append(str(folder))
         run = [sys.executable, "-m", "forfait_agent", "--data-dir", str(home)]
@@ -100,20 +103,28 @@ def main() -> None:
         }
         bare = cold([sys.executable, "-c", "pass"], args.starts, env)
         help_s = cold([*run, "--help"], args.starts, env)
-        score_s = cold([*run, "score", "--json"], args.starts, env)
+        score_s = cold([*run, "score"], args.starts, env)
+        score_json_s = cold([*run, "score", "--json"], args.starts, env)
+        status_s = cold([*run, "status"], args.starts, env)
+        scored = json.loads(subprocess.run([*run, "score", "--json"], capture_output=True, env=env).stdout)
+        if not scored["practitioners"]:
+            raise SystemExit("score saw no data: the cold start would be measured on an empty year")
     starts = {
         "python_bare_s": round(bare, 4),
         "help_s": round(help_s, 4),
         "score_s": round(score_s, 4),
+        "score_json_s": round(score_json_s, 4),
+        "status_s": round(status_s, 4),
         "help_over_bare": round(help_s / bare, 1),
         "score_over_bare": round(score_s / bare, 1),
+        "status_over_bare": round(status_s / bare, 1),
     }
     path = save(
         args.name,
         {
             "idle": idle,
             "cold_start": starts,
-            "goals": {"cpu_percent_of_one_core": 0.2, "rss_mb": 60, "cold_start_s": 0.3},
+            "goals": {"cpu_percent_of_one_core": 0.2, "rss_mb": 60, "help_s": 0.1, "score_s": 0.25, "status_s": 0.25},
         },
     )
     print(
@@ -122,8 +133,10 @@ def main() -> None:
                 ("idle CPU (% of one core)", f"{idle['cpu_percent_of_one_core']:.3f} %", "< 0.2 %"),
                 ("idle RSS", f"{idle['rss_mb']:.0f} MB", "< 60 MB"),
                 ("wake-ups per second", f"{idle['wakeups_per_s']:.1f}", ""),
-                ("cold start --help", f"{help_s * 1000:.0f} ms ({help_s / bare:.1f}× bare python)", "< 300 ms"),
-                ("cold start score", f"{score_s * 1000:.0f} ms ({score_s / bare:.1f}× bare python)", "< 300 ms"),
+                ("cold start --help", f"{help_s * 1000:.0f} ms ({help_s / bare:.1f}× bare python)", "< 100 ms"),
+                ("cold start score", f"{score_s * 1000:.0f} ms ({score_s / bare:.1f}× bare python)", "< 250 ms"),
+                ("cold start score --json", f"{score_json_s * 1000:.0f} ms", "< 250 ms"),
+                ("cold start status", f"{status_s * 1000:.0f} ms ({status_s / bare:.1f}× bare python)", "< 250 ms"),
             ],
             ("measure", "value", "goal"),
         )

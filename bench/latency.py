@@ -1,5 +1,6 @@
 """Live latency: while `forfait-agent run` is active, a writer appends lines; how long until
-the line is counted in the store that `score` reads (append → score updated)?
+the line shows in `score.json` — the file the agent rewrites for the user and other programs
+(append → score updated, what a user sees), not merely the row in the events table?
 
     python bench/latency.py [--lines 200] [--rate 20] [--burst 2000]
 
@@ -12,18 +13,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from datetime import date
 from pathlib import Path
 
 from common import save, table
 
+RPPS = "10101010101"
+# The agent scores the current year up to today: 1 January of this year is always inside it.
+AT = f"{date.today().year}-01-01T08:00"
+
 
 def line(ident: str) -> str:
-    return json.dumps({"kind": "consultation", "id": ident, "at": "2026-03-02T10:00", "practitioner": "10101010101"})
+    return json.dumps({"kind": "consultation", "id": ident, "at": AT, "practitioner": RPPS})
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -31,10 +37,43 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def wait_counted(db: sqlite3.Connection, ident: str, timeout: float = 30.0) -> float | None:
+def consultations(score_file: Path) -> int:
+    """Consultations of RPPS in score.json (the denominator of the `dmp` metric); 0 if not written yet."""
+    try:
+        score = json.loads(score_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # not written yet, or caught between write and rename
+        return 0
+    for practitioner in score.get("practitioners", []):
+        if practitioner["rpps"] == RPPS:
+            return practitioner["metrics"]["dmp"]["denominator"]
+    return 0
+
+
+class Observer(threading.Thread):
+    """Polls score.json from its own thread and notes when each consultation count first shows,
+    so the writer keeps its pace whatever the agent does."""
+
+    def __init__(self, score_file: Path) -> None:
+        super().__init__(daemon=True)
+        self.score_file = score_file
+        self.first_seen: dict[int, float] = {}
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        seen = 0
+        while not self.done.is_set():
+            now, count = time.perf_counter(), consultations(self.score_file)
+            for n in range(seen + 1, count + 1):
+                self.first_seen[n] = now
+            seen = max(seen, count)
+            time.sleep(0.002)
+
+
+def wait_counted(score_file: Path, expected: int, timeout: float = 30.0) -> float | None:
+    """The moment score.json first counts `expected` consultations."""
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:
-        if db.execute("SELECT 1 FROM events WHERE kind = 'consultation' AND id = ?", (ident,)).fetchone():
+        if consultations(score_file) >= expected:
             return time.perf_counter()
         time.sleep(0.002)
     return None
@@ -63,26 +102,28 @@ def main() -> None:
         try:
             journal = folder / "journal.jsonl"
             journal.write_text(line("warm-up") + "\n", encoding="utf-8")
-            time.sleep(0.5)
-            db = sqlite3.connect(home / "forfait-agent.sqlite3", timeout=10)
-            if wait_counted(db, "warm-up") is None:
+            score_file = home / "score.json"
+            if wait_counted(score_file, 1) is None:
                 raise SystemExit("the agent did not start")
-            paced = []
+            observer = Observer(score_file)
+            observer.start()
+            written_at = []
+            started = time.perf_counter()
             with journal.open("a", encoding="utf-8") as handle:
-                for i in range(args.lines):
-                    ident = f"paced-{i}"
-                    handle.write(line(ident) + "\n")
+                for i in range(args.lines):  # a steady pace, whatever the agent does
+                    time.sleep(max(0.0, started + i / args.rate - time.perf_counter()))
+                    handle.write(line(f"paced-{i}") + "\n")
                     handle.flush()
-                    written = time.perf_counter()
-                    counted = wait_counted(db, ident)
-                    paced.append((counted or float("inf")) - written)
-                    time.sleep(max(0.0, 1 / args.rate - (time.perf_counter() - written)))
+                    written_at.append(time.perf_counter())
+            wait_counted(score_file, args.lines + 1)
+            observer.done.set()
+            observer.join()
+            paced = [observer.first_seen.get(i + 2, float("inf")) - t for i, t in enumerate(written_at)]
             with journal.open("a", encoding="utf-8") as handle:
                 handle.write("".join(line(f"burst-{i}") + "\n" for i in range(args.burst)))
             written = time.perf_counter()
-            counted = wait_counted(db, f"burst-{args.burst - 1}", timeout=120)
+            counted = wait_counted(score_file, args.lines + 1 + args.burst, timeout=120)
             burst = (counted or float("inf")) - written
-            db.close()
         finally:
             agent.terminate()
             agent.wait(timeout=30)
@@ -113,7 +154,7 @@ def main() -> None:
                 ),
                 (f"burst of {args.burst}", "—", f"{burst * 1000:.0f} ms for all"),
             ],
-            ("append → counted", "p50", "p99"),
+            ("append → score.json", "p50", "p99"),
         )
     )
     print(f"→ {path}")

@@ -18,7 +18,8 @@ from .watch import Watcher
 LOCK_FILE = "agent.lock"
 SCORE_FILE = "score.json"
 DEBOUNCE = 0.2  # seconds to let a burst of events settle before sweeping
-SCORE_DEBOUNCE = 1.0  # at most one score recomputation per second while events keep landing
+SCORE_EVERY = 0.25  # seconds between two score.json while events keep landing (at least; see below)
+SCORE_SHARE = 0.2  # share of the agent's time that scoring may take while events keep landing
 CHECKPOINT_IDLE = 300.0  # seconds without new events before the WAL is checkpointed
 REPORT_EVERY = 60.0  # seconds between two HTML reports while events keep landing
 
@@ -109,6 +110,8 @@ class Agent:
             log=self.log,
         )
         self.score_due: float | None = None
+        self.score_written = -SCORE_EVERY  # monotonic time of the last score.json
+        self.score_gap = SCORE_EVERY
         self.report_written = -REPORT_EVERY  # monotonic time of the last HTML report
         self.report_stale = False
 
@@ -177,7 +180,10 @@ class Agent:
         results = self.tailer.sweep(only, renamed)
         new = sum(r.new for r in results)
         if new:
-            self.score_due = self.score_due or time.monotonic() + SCORE_DEBOUNCE
+            # Leading edge: the first new events after a quiet spell are scored at once (the user
+            # sees them within the sweep's latency); a steady stream is rescored every SCORE_EVERY
+            # seconds, or less often when scoring is slow (a big store), so that it stays cheap.
+            self.score_due = self.score_due or max(time.monotonic(), self.score_written + self.score_gap)
             self.log.info("ingested", files=len(results), new=new, quarantined=sum(r.quarantined for r in results))
         return new
 
@@ -185,8 +191,11 @@ class Agent:
         """Recompute the current year's score, write score.json (and the HTML report, at most
         once a minute while events keep coming: it draws every chart), tell the plugins."""
         self.score_due = None
+        started = time.monotonic()
         year = self.app.default_year()
         score = self.app.score(year, self.app.as_of_for(year)).as_json()
+        self.score_written = time.monotonic()
+        self.score_gap = max(SCORE_EVERY, (self.score_written - started) / SCORE_SHARE)
         score["computed_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         try:
             write_atomically(self.app.home / SCORE_FILE, json.dumps(score, ensure_ascii=False, indent=2))
