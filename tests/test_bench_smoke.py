@@ -56,10 +56,13 @@ def test_backfill_smoke():
     data = run("backfill.py", "--practitioners", "1", "--years", "1", "--naive-limit", "2000")
     assert data["agent"]["new"] == data["input"]["events"]
     assert data["ratio_agent_to_naive"] > 0 and data["peak_rss_mb"]["agent_jsonl"] > 0
+    # Both references of issue 14 ran on the same file (msgspec comes with the test extra).
+    assert data["ratio_agent_to_unvalidated_loader"] > 0 and data["ratio_agent_to_strong_pipeline"] > 0
 
 
 def test_latency_smoke():
     data = run("latency.py", "--lines", "5", "--rate", "20", "--burst", "50")
+    # Every paced line and the whole burst showed up in score.json (inf would mean never).
     assert data["paced"]["max_s"] < 60 and data["burst"]["all_counted_s"] < 60
 
 
