@@ -565,7 +565,10 @@ def _run(app: Any, args: argparse.Namespace) -> int:
     try:
         lock.acquire()
     except AlreadyRunning as running:
-        raise UsageError(f"un agent tourne déjà sur {app.home} (processus {running}) ; arrêtez-le d'abord") from None
+        # What was asked (an agent on this folder) is true: the scheduled relaunch ends here, quietly.
+        app.log.info("agent_already_running", pid=str(running))
+        print(f"forfait-agent : un agent tourne déjà sur {app.home} (processus {running}).", file=sys.stderr)
+        return EXIT_OK
     try:
         agent = Agent(app, force_polling=args.polling)
         agent.install_signal_handlers()
