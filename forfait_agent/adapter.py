@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 from .events import UNKNOWN_PRACTITIONER, Event
 
 Framing = Literal["line", "file"]
+SNIFF_BYTES = 64 << 10  # how much of a file `Adapter.claims` sees
 
 
 class RecordError(ValueError):
@@ -69,3 +70,10 @@ class Adapter(ABC):
     @abstractmethod
     def parse(self, record: Record) -> Iterable[Event | Mapping[str, Any]]:
         """Return the events of one record; raise RecordError for unreadable input."""
+
+    def claims(self, head: bytes) -> bool:
+        """Whether a file whose name matched `patterns` is in this adapter's format, judged on
+        its first `SNIFF_BYTES` bytes. A file its adapter does not claim is counted as ignored:
+        neither read nor quarantined (a `METADATA.XML` beside CDA documents, any other XML in
+        a folder of `*.xml` documents). Default: every file the patterns match."""
+        return True

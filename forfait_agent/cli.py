@@ -352,6 +352,10 @@ def print_scan_report(report: Any, console: Any) -> None:
     if report.unmatched:
         names = ", ".join(p.name for p in report.unmatched[:3]) + (" …" if len(report.unmatched) > 3 else "")
         console.print(f"Ignorés (aucun adaptateur ne reconnaît ce nom) : {len(report.unmatched)} fichier(s) : {names}")
+    if report.ignored:
+        console.print(
+            f"Ignorés (contenu d'un autre format que celui de l'adaptateur) : {len(report.ignored)} fichier(s)"
+        )
     for path, names in report.conflicts:
         console.print(
             f"Conflit : {path.name} est revendiqué par {', '.join(names)} ; "

@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .adapter import Adapter, Record, RecordError, SourceContext
+from .adapter import SNIFF_BYTES, Adapter, Record, RecordError, SourceContext
 from .events import Declaration, Event, EventBase, MssMessage, french_message, parse_event
 from .privacy import Hasher, contains_patient_data, redact
 from .scoring import count_key
@@ -115,12 +115,14 @@ class FileResult:
     quarantined: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     restarted: str | None = None  # "replaced" | "truncated" when the file was read again from 0
+    ignored: bool = False  # the adapter did not claim the file's content (Adapter.claims)
 
 
 @dataclass
 class ScanReport:
     files: list[FileResult] = field(default_factory=list)
     unmatched: list[Path] = field(default_factory=list)
+    ignored: list[Path] = field(default_factory=list)  # name matched, content not claimed
     conflicts: list[tuple[Path, list[str]]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -142,6 +144,7 @@ class ScanReport:
             "quarantined": self.total("quarantined"),
             "reasons": dict(self.reasons()),
             "unmatched": [str(p) for p in self.unmatched],
+            "ignored": len(self.ignored),  # a count: names of per-document files may name the patient
             "errors": self.errors,
         }
 
@@ -207,14 +210,32 @@ class Ingestor:
             if not candidates:
                 report.unmatched.append(path)
                 continue
-            if len(candidates) > 1:
-                report.conflicts.append((path, [a.name for a in candidates]))
-                continue
             try:
-                report.files.append(self.ingest_file(path, candidates[0], context, final=True, progress=progress))
+                if len(candidates) > 1:  # the content may tell which one it is
+                    candidates = [a for a in candidates if self.claims(a, path)] or candidates
+                if len(candidates) > 1:
+                    report.conflicts.append((path, [a.name for a in candidates]))
+                    continue
+                result = self.ingest_file(path, candidates[0], context, final=True, progress=progress)
             except OSError as exc:
                 report.errors.append(f"{path}: {exc.strerror or exc}")
+                continue
+            (report.ignored if result.ignored else report.files).append(result.path if result.ignored else result)
         return report
+
+    def claims(self, adapter: Adapter, path: Path) -> bool:
+        """`adapter.claims` on the file's first bytes. Only adapters that override it cost a read;
+        one whose `claims` raises is given the file (its `parse` then quarantines what is wrong)."""
+        claims = getattr(adapter, "claims", None)
+        if claims is None or getattr(type(adapter), "claims", None) is Adapter.claims:
+            return True
+        with path.open("rb") as handle:
+            head = handle.read(SNIFF_BYTES)
+        try:
+            return bool(claims(head))
+        except Exception as exc:  # noqa: BLE001 - a plugin's bug must not hide the file
+            self.log.warning("adapter_claims_failed", adapter=adapter.name, error=type(exc).__name__)
+            return True
 
     # -- one file ------------------------------------------------------------------------------
     def ingest_file(
@@ -228,6 +249,10 @@ class Ingestor:
     ) -> FileResult:
         result = FileResult(path, adapter.name)
         if adapter.name in self.disabled:
+            return result
+        if not self.claims(adapter, path):
+            result.ignored = True
+            self.log.info("file_ignored", adapter=adapter.name, folder=str(path.parent))
             return result
         with _fewer_gc_passes():
             if adapter.framing == "file":

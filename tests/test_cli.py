@@ -102,6 +102,7 @@ def test_scan_json_reports_counts(home: Path, tmp_path: Path):
         "quarantined": 1,
         "reasons": {"invalid_json": 1},
         "unmatched": [],
+        "ignored": 0,
         "errors": [],
     }
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from forfait_agent import Adapter
 from forfait_agent.app import App
 
 from .conftest import cli, score_json
@@ -215,3 +216,41 @@ def test_unattributed_events_are_kept_and_reattributed_without_rereading(home: P
     assert out.startswith("2 événement(s)")
     score = score_json(home, "--as-of", "2026-12-31")
     assert [(p["rpps"], p["metrics"]["dmp"]["denominator"]) for p in score["practitioners"]] == [("10101010101", 2)]
+
+
+class _Sniffing(Adapter):
+    """Two formats sharing `*.log`: each claims only lines starting with its own tag."""
+
+    patterns = ("*.log",)
+    tag = b""
+
+    def claims(self, head: bytes) -> bool:
+        if self.tag == b"BUG":
+            raise RuntimeError("bug in claims")
+        return head.startswith(self.tag)
+
+    def parse(self, record):
+        at, ident = (record.text or "").split("|")[1:]
+        return [{"kind": "consultation", "id": f"{self.name}-{ident}", "at": at, "practitioner": "10101010101"}]
+
+
+def test_file_content_decides_between_adapters_and_unclaimed_files_are_ignored(home: Path, tmp_path: Path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.log").write_text("AAA|2026-03-02T10:00|1\n", encoding="utf-8")
+    (data / "b.log").write_text("BBB|2026-03-02T10:00|1\n", encoding="utf-8")
+    (data / "c.log").write_text("CCC|2026-03-02T10:00|1\n", encoding="utf-8")
+    app = App(home)
+    for name, tag in (("aaa", b"AAA"), ("bbb", b"BBB")):
+        app.ingestor.adapters[name] = type(name, (_Sniffing,), {"name": name, "tag": tag})()
+    report = app.ingestor.scan([data], context=app.settings.context())
+    assert sorted((f.path.name, f.adapter, f.new) for f in report.files) == [("a.log", "aaa", 1), ("b.log", "bbb", 1)]
+    assert report.conflicts == [(data / "c.log", ["aaa", "bbb"])]  # neither claims it: still a conflict
+    app.ingestor.adapters = {"aaa": app.ingestor.adapters["aaa"]}
+    report = app.ingestor.scan([data], context=app.settings.context())
+    assert report.ignored == [data / "b.log", data / "c.log"] and report.as_json()["ignored"] == 2
+    assert report.as_json()["quarantined"] == 0
+    app.ingestor.adapters = {"bug": type("bug", (_Sniffing,), {"name": "bug", "tag": b"BUG"})()}
+    report = app.ingestor.scan([data], context=app.settings.context())
+    assert len(report.files) == 3 and not report.ignored  # a failing claims() never hides a file
+    app.close()

@@ -6,7 +6,7 @@ from typing import Any
 
 from forfait_agent import Adapter, Record, SourceContext, hookimpl
 
-from .cda import CdaFacts, parse_cda
+from .cda import CdaFacts, is_cda, parse_cda
 from .xdm import xdm_documents
 
 
@@ -30,6 +30,10 @@ class CdaAdapter(Adapter):
 
     def parse(self, record: Record) -> list[dict[str, Any]]:
         return [document_event(parse_cda(record.content()), record.context)]
+
+    def claims(self, head: bytes) -> bool:
+        """`*.xml` matches far more than CDA: only CDA roots (plain, auto-présentable, signed)."""
+        return is_cda(head)
 
 
 class XdmAdapter(Adapter):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import time
 import tracemalloc
@@ -9,12 +10,15 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from cda_builders import BILLION_LAUGHS, EXTERNAL_ENTITY, RPPS, TEST_INS, cda, xdm
+from cda_builders import BILLION_LAUGHS, EXTERNAL_ENTITY, RPPS, TEST_INS, auto_presentable, cda, metadata, xdm
 from forfait_agent_dmp import CdaAdapter, XdmAdapter, parse_cda
-from forfait_agent_dmp.cda import parse_ts
+from forfait_agent_dmp.cda import is_cda, parse_ts
+from hypothesis import given
+from hypothesis import strategies as st
 
 from forfait_agent import Record, RecordError, SourceContext
-from forfait_agent.testing import AdapterContract, agent_json, assert_events, feed
+from forfait_agent.events import parse_event
+from forfait_agent.testing import AdapterContract, agent_json, assert_events, feed, run_agent
 
 
 def parse(adapter, data: bytes, context: SourceContext | None = None):
@@ -54,6 +58,139 @@ def test_document_without_rpps_author_uses_the_configured_practitioner():
     data = cda().replace(b'root="1.2.250.1.71.4.2.1"', b'root="1.2.250.1.71.4.2.2"')
     (event,) = parse(CdaAdapter(), data, SourceContext(default_practitioner="10303030303"))
     assert event["practitioner"] == "10303030303"
+
+
+@pytest.mark.parametrize(
+    ("authors", "legal", "device_id", "expected"),
+    [
+        (("device", "person"), False, "3750000001/LGC", RPPS),  # the LGC as first author
+        (("structure", "person"), False, "", RPPS),  # "3" + FINESS under the RPPS OID
+        (("device",), True, "3750000001/LGC", RPPS),  # no human author: the legal authenticator
+        (("structure",), True, "", RPPS),
+        (("device",), False, "810909090909", "10303030303"),  # a device is never the author
+        (("structure",), False, "", "10303030303"),  # nothing: the configured practitioner
+    ],
+    ids=["device-then-person", "structure-then-person", "device-legal", "structure-legal", "device-rpps", "default"],
+)
+def test_author_is_the_first_person_with_an_rpps(authors, legal, device_id, expected):
+    data = cda(authors=authors, legal=legal, device_id=device_id)
+    (event,) = parse(CdaAdapter(), data, SourceContext(default_practitioner="10303030303"))
+    assert parse_event(event).practitioner == expected
+
+
+def test_device_first_author_is_not_quarantined_by_the_agent(tmp_path: Path):
+    folder = tmp_path / "dmp"
+    folder.mkdir()
+    (folder / "a.xml").write_bytes(cda("A", authors=("device",)))
+    (folder / "b.xml").write_bytes(cda("B", authors=("device", "person")))
+    report = agent_json(tmp_path / "home", "scan", "--practitioner", "10303030303", str(folder))
+    assert (report["new"], report["quarantined"]) == (2, 0)
+    score = agent_json(tmp_path / "home", "score", "--as-of", "2026-12-31")
+    assert sorted(p["rpps"] for p in score["practitioners"]) == sorted(["10303030303", RPPS])
+
+
+def test_auto_presentable_document_reads_like_the_plain_one(tmp_path: Path):
+    plain, wrapped = tmp_path / "plain.xml", tmp_path / "CR_autopresentable.xml"
+    plain.write_bytes(cda(n3=True))
+    wrapped.write_bytes(auto_presentable(cda(n3=True)))
+    assert wrapped.read_bytes().startswith(b"<?xml") and b"<xsl:stylesheet" in wrapped.read_bytes()
+    got = feed(CdaAdapter(), wrapped)
+    assert not got.errors
+    assert [e.model_dump() for e in got.events] == [e.model_dump() for e in feed(CdaAdapter(), plain).events]
+    assert CdaAdapter().claims(wrapped.read_bytes())
+
+
+def test_stylesheet_without_clinical_document_is_rejected_in_french():
+    sheet = b'<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"/>'
+    with pytest.raises(RecordError, match="ClinicalDocument absent"):
+        parse(CdaAdapter(), sheet)
+
+
+@pytest.mark.parametrize(
+    ("code", "system", "doc_type"),
+    [
+        ("11488-4", "2.16.840.1.113883.6.1", "11488-4"),  # LOINC, the contract's default: bare
+        ("SYNTH", "1.2.250.1.213.1.1.4.12", "1.2.250.1.213.1.1.4.12|SYNTH"),  # VSM's DMP type code
+        ("REMB", "1.2.250.1.213.1.1.4.12", "1.2.250.1.213.1.1.4.12|REMB"),
+    ],
+)
+def test_document_code_keeps_its_code_system(code: str, system: str, doc_type: str):
+    (event,) = parse(CdaAdapter(), cda(loinc=code, code_system=system))
+    assert event["doc_type"] == doc_type
+
+
+@pytest.mark.parametrize(
+    ("head", "claimed"),
+    [
+        (cda(), True),
+        (auto_presentable(cda()), True),
+        (b"<?xml version='1.0'?><ClinicalDocument><id/></ClinicalDocument>", True),  # no namespace: parse says why
+        (BILLION_LAUGHS, True),  # hostile: claimed, so that it is quarantined with its reason
+        (cda()[:300], True),  # truncated after the root: quarantined as invalid XML
+        (metadata(["DOC0001.XML"]).encode(), False),
+        (b"<?xml version='1.0'?><configuration><poste>1</poste></configuration>", False),
+        (b'<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"/>', False),
+        (b"%PDF-1.4 not xml at all", False),
+        (b"", False),
+    ],
+    ids=["cda", "auto-presentable", "no-namespace", "dtd", "truncated", "metadata", "other-xml", "xsl", "pdf", "empty"],
+)
+def test_only_cda_documents_are_claimed(head: bytes, claimed: bool):
+    assert CdaAdapter().claims(head) is claimed
+
+
+@given(st.binary(max_size=300))
+def test_any_bytes_are_sniffed_or_rejected_without_crashing(data: bytes):
+    assert is_cda(data) in (True, False)
+    with contextlib.suppress(RecordError):
+        parse_cda(data)
+
+
+def test_unzipped_xdm_folder_is_read_as_one_submission(tmp_path: Path):
+    """IHE_XDM/SUBSET01 unzipped in a watched folder: its documents are read once, its
+    METADATA.XML and other XML are ignored (not quarantined), and the same submission zipped
+    next to it adds nothing."""
+    folder = tmp_path / "envoi"
+    subset = folder / "IHE_XDM" / "SUBSET01"
+    subset.mkdir(parents=True)
+    documents = {"DOC0001.XML": cda("A"), "DOC0002.XML": cda("B", n3=True)}
+    for name, content in documents.items():
+        (subset / name).write_bytes(content)
+    (subset / "METADATA.XML").write_text(metadata(list(documents)), encoding="utf-8")
+    (folder / "INDEX.HTM").write_text("<html/>", encoding="utf-8")
+    (folder / "parametres.xml").write_text("<?xml version='1.0'?><parametres/>", encoding="utf-8")
+    home = tmp_path / "home"
+    report = agent_json(home, "scan", str(folder))
+    assert (report["new"], report["quarantined"], report["ignored"]) == (2, 0, 2)
+    (tmp_path / "zip").mkdir()
+    (tmp_path / "zip" / "envoi.zip").write_bytes(xdm(documents))
+    again = agent_json(home, "scan", str(tmp_path / "zip"))
+    assert (again["new"], again["known"], again["quarantined"]) == (0, 2, 0)
+
+
+def test_xdm_reads_the_documents_metadata_lists_and_skips_other_xml():
+    documents = {
+        "DOC0001.XML": cda("A"),
+        "DOC0002.XML": auto_presentable(cda("B")),
+        "STYLE.XML": b"<?xml version='1.0'?><style/>",  # listed or not: not CDA, skipped
+        "DOC0003.XML": cda("C"),  # present but not listed: not part of the submission
+    }
+    listed = ["DOC0001.XML", "DOC0002.XML", "STYLE.XML"]
+    ids = [e["id"] for e in parse(XdmAdapter(), xdm(documents, listed=listed))]
+    assert ids == ["1.2.250.1.213.4.1.2.9^A", "1.2.250.1.213.4.1.2.9^B"]
+    unlisted = [e["id"] for e in parse(XdmAdapter(), xdm(documents, listed=[]))]  # METADATA lists nothing
+    assert sorted(unlisted) == ["1.2.250.1.213.4.1.2.9^A", "1.2.250.1.213.4.1.2.9^B", "1.2.250.1.213.4.1.2.9^C"]
+
+
+def test_xdm_without_cda_is_quarantined_with_a_french_reason(tmp_path: Path):
+    folder = tmp_path / "mss"
+    folder.mkdir()
+    (folder / "envoi.zip").write_bytes(xdm({"DOC0001.PDF": b"%PDF-1.4", "STYLE.XML": b"<style/>"}))
+    home = tmp_path / "home"
+    report = agent_json(home, "scan", str(folder))
+    assert (report["new"], report["quarantined"]) == (0, 1)
+    status = run_agent(home, "status").stdout
+    assert "sans document CDA" in status
 
 
 def test_xdm_archive_yields_every_document(tmp_path: Path):
