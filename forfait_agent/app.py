@@ -83,7 +83,9 @@ class App:
         from .privacy import Hasher, load_or_create_salt
 
         hasher = Hasher(load_or_create_salt(self.home))
-        return Ingestor(self.store, self.plugins.adapters, hasher, self.log)
+        return Ingestor(
+            self.store, self.plugins.adapters, hasher, self.log, settle_seconds=self.settings.settle_seconds
+        )
 
     def default_year(self) -> int:
         year = today().year

@@ -347,8 +347,17 @@ def print_scan_report(report: Any, console: Any) -> None:
         console.print(f"  • {REASONS_FR.get(code, code)} : {count}")
     for result in report.files:
         if result.restarted:
-            why = {"replaced": "remplacé par un autre fichier", "truncated": "raccourci"}[result.restarted]
+            why = {
+                "replaced": "remplacé par un autre fichier",
+                "truncated": "raccourci",
+                "rewritten": "réécrit avant la partie déjà lue",
+            }[result.restarted]
             console.print(f"  Fichier {result.path} relu depuis le début ({why}).")
+        if result.pending_bytes:
+            console.print(
+                f"  Fichier {result.path} : dernière ligne inachevée ({result.pending_bytes} octets) laissée pour "
+                "une prochaine lecture — le fichier vient d'être modifié et est peut-être encore en cours d'écriture."
+            )
     if report.unmatched:
         names = ", ".join(p.name for p in report.unmatched[:3]) + (" …" if len(report.unmatched) > 3 else "")
         console.print(f"Ignorés (aucun adaptateur ne reconnaît ce nom) : {len(report.unmatched)} fichier(s) : {names}")

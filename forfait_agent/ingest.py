@@ -24,9 +24,10 @@ from pydantic import ValidationError
 
 from .adapter import SNIFF_BYTES, Adapter, Record, RecordError, SourceContext
 from .events import Declaration, Event, EventBase, MssMessage, french_message, parse_event
+from .fileio import open_shared
 from .privacy import Hasher, contains_patient_data, redact
 from .scoring import count_key
-from .sources import Line, identify, iter_lines, read_whole, resume_point
+from .sources import Line, Resume, identify, iter_lines, read_whole, resume_point, tail_hash
 from .store import DeclarationRow, EventRow, FilePosition, QuarantineItem, Store
 
 BATCH_LINES = 10_000
@@ -114,7 +115,8 @@ class FileResult:
     known: int = 0
     quarantined: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
-    restarted: str | None = None  # "replaced" | "truncated" when the file was read again from 0
+    restarted: str | None = None  # "replaced" | "truncated" | "rewritten": read again from 0
+    pending_bytes: int = 0  # an unterminated last line left for later: the file may still grow
     ignored: bool = False  # the adapter did not claim the file's content (Adapter.claims)
 
 
@@ -142,6 +144,7 @@ class ScanReport:
             "new": self.total("new"),
             "known": self.total("known"),
             "quarantined": self.total("quarantined"),
+            "pending_bytes": self.total("pending_bytes"),
             "reasons": dict(self.reasons()),
             "unmatched": [str(p) for p in self.unmatched],
             "ignored": len(self.ignored),  # a count: names of per-document files may name the patient
@@ -161,6 +164,8 @@ class Ingestor:
         *,
         failure_threshold: int = FAILURE_THRESHOLD,
         record_timeout: float = RECORD_TIMEOUT,
+        settle_seconds: float = 2.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.adapters = dict(adapters)
@@ -168,6 +173,10 @@ class Ingestor:
         self.log = log
         self.failure_threshold = failure_threshold
         self.record_timeout = record_timeout
+        # A file modified less than `settle_seconds` ago (by `clock`, wall time like mtimes)
+        # may still be written: a one-shot scan leaves its unterminated last line alone.
+        self.settle_seconds = settle_seconds
+        self.clock = clock
         self.failures: Counter[str] = Counter()
         self._workers: dict[str, _Worker] = {}
         # Set by the live agent: checked between batches so that a long backfill stops promptly.
@@ -216,7 +225,7 @@ class Ingestor:
                 if len(candidates) > 1:
                     report.conflicts.append((path, [a.name for a in candidates]))
                     continue
-                result = self.ingest_file(path, candidates[0], context, final=True, progress=progress)
+                result = self.ingest_file(path, candidates[0], context, final=True, progress=progress, settle=True)
             except OSError as exc:
                 report.errors.append(f"{path}: {exc.strerror or exc}")
                 continue
@@ -229,7 +238,7 @@ class Ingestor:
         claims = getattr(adapter, "claims", None)
         if claims is None or getattr(type(adapter), "claims", None) is Adapter.claims:
             return True
-        with path.open("rb") as handle:
+        with open_shared(path) as handle:
             head = handle.read(SNIFF_BYTES)
         try:
             return bool(claims(head))
@@ -246,7 +255,10 @@ class Ingestor:
         *,
         final: bool,
         progress: Callable[[int], None] | None = None,
+        settle: bool = False,
     ) -> FileResult:
+        """Read what is new in `path`. `final`: the file is finished, its unterminated last line
+        is a record too — unless `settle` and the file changed within `settle_seconds`."""
         result = FileResult(path, adapter.name)
         if adapter.name in self.disabled:
             return result
@@ -258,7 +270,7 @@ class Ingestor:
             if adapter.framing == "file":
                 self._ingest_whole(path, adapter, context, result)
             else:
-                self._ingest_lines(path, adapter, context, result, final, progress)
+                self._ingest_lines(path, adapter, context, result, final, progress, settle)
         self.log.info(
             "file_ingested",
             adapter=adapter.name,
@@ -278,30 +290,40 @@ class Ingestor:
         result: FileResult,
         final: bool,
         progress: Callable[[int], None] | None,
+        settle: bool = False,
     ) -> None:
         key = self.file_key(path)
-        with path.open("rb") as handle:
+        with open_shared(path) as handle:
             ident = identify(path, handle)
+            if settle and final:
+                final = self.clock() - ident.mtime >= self.settle_seconds
             stored = self.store.position(key, adapter.name)
-            offset, line_no, why = resume_point(handle, ident, stored)
-            if why in ("replaced", "truncated"):
-                result.restarted = why
+            start = resume_point(handle, ident, stored)
+            if start.why in ("replaced", "truncated", "rewritten"):
+                result.restarted = start.why
             batch: list[Line] = []
-            last_end = offset
-            for line in iter_lines(handle, offset, line_no, adapter.encoding, final=final):
+            last_end = start.offset
+            lines = iter_lines(
+                handle, start.offset, start.line_no, adapter.encoding, final=final, skipping=start.mid_line
+            )
+            for line in lines:
                 batch.append(line)
                 if len(batch) >= BATCH_LINES:
-                    self._commit_lines(path, key, adapter, context, ident, batch, result)
+                    self._commit_lines(path, key, adapter, context, ident, batch, result, handle, start)
                     if progress:
                         progress(batch[-1].end - last_end)
-                    last_end = batch[-1].end
+                    last = batch[-1]
+                    last_end, start = last.end, Resume(last.end, last.line_no, last.open, "resume")
                     batch = []
                     if adapter.name in self.disabled or self.should_stop():
                         return
-            if batch or stored is None or why != "resume":
-                self._commit_lines(path, key, adapter, context, ident, batch, result, offset, line_no)
+            if batch or start.why != "resume":
+                self._commit_lines(path, key, adapter, context, ident, batch, result, handle, start)
                 if progress and batch:
                     progress(batch[-1].end - last_end)
+                last_end = batch[-1].end if batch else start.offset
+            if not final and not (batch and batch[-1].open):
+                result.pending_bytes = max(0, ident.size - last_end)
 
     def _commit_lines(
         self,
@@ -312,8 +334,8 @@ class Ingestor:
         ident: Any,
         batch: list[Line],
         result: FileResult,
-        start: int = 0,
-        start_line: int = 0,
+        handle: Any,
+        start: Resume,
     ) -> None:
         events: list[Event] = []
         bad: list[QuarantineItem] = []
@@ -333,10 +355,24 @@ class Ingestor:
             if adapter.name in self.disabled:
                 del batch[index + 1 :]  # the rest stays unread until the adapter works again
                 break
-        end = batch[-1].end if batch else start
-        last_line = batch[-1].line_no if batch else start_line
+        end = batch[-1].end if batch else start.offset
+        last_line = batch[-1].line_no if batch else start.line_no
+        mid_line = batch[-1].open if batch else start.mid_line
+        tail_len, tail = tail_hash(handle, end)
         position = FilePosition(
-            0, key, adapter.name, ident.dev, ident.inode, ident.fp_len, ident.fp_hash, end, last_line, ident.size
+            0,
+            key,
+            adapter.name,
+            ident.dev,
+            ident.inode,
+            ident.fp_len,
+            ident.fp_hash,
+            end,
+            last_line,
+            ident.size,
+            tail_len,
+            tail,
+            mid_line,
         )
         self._write(events, bad, result, position)
         result.records += len(batch)

@@ -1,8 +1,9 @@
 """Reading files as records: line framing with byte offsets, whole-file framing, fingerprints.
 
 A path is not an identity: a file is recognised by a hash of its first bytes (compared on the
-shorter prefix while it is small), so a truncated or replaced file is read again from its start
-and a grown one resumes at the offset after its last complete line.
+shorter prefix while it is small) and a hash of the bytes just before the committed offset, so a
+truncated, replaced or rewritten file is read again from its start and a file that only grew
+resumes at the offset after its last complete line.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .adapter import Adapter, Record, SourceContext
+from .fileio import open_shared
 from .store import FilePosition
 
 FINGERPRINT_BYTES = 1024
+TAIL_BYTES = 256  # bytes before the committed offset that must still be there to resume
 CHUNK = 1 << 20
 MAX_LINE_BYTES = 1 << 20  # a longer line is quarantined and skipped
 MAX_FILE_BYTES = 64 << 20  # whole-file records larger than this are quarantined
@@ -36,6 +39,7 @@ class Line:
     text: str | None
     error: str | None = None  # "encoding" | "line_too_long"
     raw: bytes = b""
+    open: bool = False  # an over-long line whose newline has not been seen yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,7 @@ class Identity:
     size: int
     fp_len: int
     fp_hash: str
+    mtime: float = 0.0
 
 
 def identify(path: Path, handle: BinaryIO) -> Identity:
@@ -57,6 +62,7 @@ def identify(path: Path, handle: BinaryIO) -> Identity:
         size=st.st_size,
         fp_len=len(head),
         fp_hash=hashlib.sha256(head).hexdigest(),
+        mtime=st.st_mtime,
     )
 
 
@@ -65,16 +71,40 @@ def prefix_hash(handle: BinaryIO, length: int) -> str:
     return hashlib.sha256(handle.read(length)).hexdigest()
 
 
-def resume_point(handle: BinaryIO, ident: Identity, stored: FilePosition | None) -> tuple[int, int, str]:
-    """Where to start reading: (offset, line_no, why). Restart when the file is not the one
-    whose position was stored (different first bytes) or when it shrank below the offset."""
+def tail_hash(handle: BinaryIO, offset: int) -> tuple[int, str]:
+    """(length, hash) of the bytes just before `offset`; the handle's position is kept, so it
+    can be called between the reads of `iter_lines`."""
+    length = min(TAIL_BYTES, offset)
+    if length == 0:
+        return 0, ""
+    here = handle.tell()
+    handle.seek(offset - length)
+    data = handle.read(length)
+    handle.seek(here)
+    return length, hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    offset: int
+    line_no: int
+    mid_line: bool
+    why: str  # "new" | "resume" | "replaced" | "truncated" | "rewritten"
+
+
+def resume_point(handle: BinaryIO, ident: Identity, stored: FilePosition | None) -> Resume:
+    """Where to start reading. Restart when the file is not the one whose position was stored:
+    other first bytes, shorter than the offset, or other bytes just before the offset (an
+    export rewritten in place or re-exported whole, even with the same beginning)."""
     if stored is None:
-        return 0, 0, "new"
+        return Resume(0, 0, False, "new")
     if ident.size < stored.fp_len or prefix_hash(handle, stored.fp_len) != stored.fp_hash:
-        return 0, 0, "replaced"
+        return Resume(0, 0, False, "replaced")
     if ident.size < stored.offset:
-        return 0, 0, "truncated"
-    return stored.offset, stored.line_no, "resume"
+        return Resume(0, 0, False, "truncated")
+    if stored.tail_len and tail_hash(handle, stored.offset) != (stored.tail_len, stored.tail_hash):
+        return Resume(0, 0, False, "rewritten")
+    return Resume(stored.offset, stored.line_no, stored.mid_line, "resume")
 
 
 def _codec(encoding: str) -> codecs.CodecInfo:
@@ -115,10 +145,15 @@ def iter_lines(
     encoding: str,
     *,
     final: bool,
-    max_line: int = MAX_LINE_BYTES,
+    max_line: int | None = None,
+    skipping: bool = False,
 ) -> Iterator[Line]:
     """Complete lines from `start`. The last unterminated line is yielded only when `final`
-    (a one-shot scan of a finished export); a live tail waits for its newline."""
+    (a finished export); a live tail waits for its newline. A line longer than `max_line` is
+    yielded once as an error, as soon as it is known to be too long (its end flagged `open`
+    while its newline is still to come); the rest of it, up to its newline, is discarded —
+    `skipping` says that `start` is inside such a line."""
+    max_line = max_line or MAX_LINE_BYTES
     handle.seek(0)
     nl, codec = newline_for(encoding, handle.read(4))
     unit = len(nl)
@@ -126,7 +161,6 @@ def iter_lines(
     handle.seek(start)
     pos = start  # file offset of buf[0]
     buf = b""
-    skipping = False  # inside an over-long line, discarding until its newline
     while True:
         chunk = handle.read(CHUNK)
         eof = not chunk
@@ -147,7 +181,7 @@ def iter_lines(
         if len(buf) > max_line:
             if not skipping:
                 line_no += 1
-                yield Line(pos, pos + len(buf), line_no, None, "line_too_long")
+                yield Line(pos, pos + len(buf), line_no, None, "line_too_long", open=True)
                 skipping = True
             cut = len(buf) - len(buf) % unit
             pos += cut
@@ -183,7 +217,7 @@ class _Decoder:
 
 def read_whole(path: Path, limit: int = MAX_FILE_BYTES) -> tuple[bytes | None, Identity]:
     """A whole file for file framing, or None when it exceeds `limit` bytes."""
-    with path.open("rb") as handle:
+    with open_shared(path) as handle:
         st = os.fstat(handle.fileno())
         if st.st_size > limit:
             head = handle.read(FINGERPRINT_BYTES)
@@ -205,7 +239,7 @@ def records(adapter: Adapter, path: Path, context: SourceContext | None = None) 
             raise ValueError(f"{path} is larger than the agent reads as one record")
         yield Record(path=path, offset=0, data=data, context=context)
         return
-    with path.open("rb") as handle:
+    with open_shared(path) as handle:
         for line in iter_lines(handle, 0, 0, adapter.encoding, final=True):
             if line.text is None:
                 raise UnicodeDecodeError(adapter.encoding, line.raw, 0, 1, f"line {line.line_no}: {line.error}")

@@ -110,6 +110,34 @@ MIGRATIONS: tuple[str, ...] = (
 
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
     """,
+    # 2: file identity v2. Device and file ids become text: Windows ids are unsigned 64-bit
+    # (128-bit on ReFS) and overflow SQLite's signed INTEGER. The hash of the bytes just before
+    # the offset tells a file rewritten before the offset from one that only grew; `mid_line`
+    # remembers that the offset is inside an over-long line being skipped.
+    """
+    CREATE TABLE files_v2 (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL,
+        adapter TEXT NOT NULL,
+        dev TEXT,                     -- decimal text: may exceed 64 signed bits
+        inode TEXT,
+        fp_len INTEGER NOT NULL,      -- how many leading bytes fp_hash covers
+        fp_hash TEXT NOT NULL,
+        offset INTEGER NOT NULL,      -- byte offset after the last consumed record
+        line_no INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        updated_at TEXT NOT NULL,
+        tail_len INTEGER NOT NULL DEFAULT 0,  -- how many bytes before `offset` tail_hash covers
+        tail_hash TEXT NOT NULL DEFAULT '',
+        mid_line INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (path, adapter)
+    );
+    INSERT INTO files_v2 (id, path, adapter, dev, inode, fp_len, fp_hash, offset, line_no, size, updated_at)
+        SELECT id, path, adapter, CAST(dev AS TEXT), CAST(inode AS TEXT), fp_len, fp_hash, offset, line_no,
+               size, updated_at FROM files;
+    DROP TABLE files;
+    ALTER TABLE files_v2 RENAME TO files;
+    """,
 )
 
 
@@ -125,6 +153,26 @@ class FilePosition:
     offset: int
     line_no: int
     size: int
+    tail_len: int = 0  # bytes just before `offset` covered by tail_hash (0: not checked)
+    tail_hash: str = ""
+    mid_line: bool = False  # `offset` is inside an over-long line: skip to its newline
+
+
+_POSITION_COLUMNS = (
+    "id, path, adapter, dev, inode, fp_len, fp_hash, offset, line_no, size, tail_len, tail_hash, mid_line"
+)
+
+
+def _id_text(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _position(row: Sequence[Any]) -> FilePosition:
+    values = list(row)
+    values[3] = None if values[3] is None else int(values[3])
+    values[4] = None if values[4] is None else int(values[4])
+    values[12] = bool(values[12])
+    return FilePosition(*values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,22 +307,26 @@ class Store:
         """Insert or update a file's position; returns its row id."""
         row = self.db.execute(
             "INSERT INTO files (path, adapter, dev, inode, fp_len, fp_hash, offset, line_no, size,"
-            " updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)"
+            " updated_at, tail_len, tail_hash, mid_line) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
             " ON CONFLICT (path, adapter) DO UPDATE SET dev=excluded.dev, inode=excluded.inode,"
             " fp_len=excluded.fp_len, fp_hash=excluded.fp_hash, offset=excluded.offset,"
-            " line_no=excluded.line_no, size=excluded.size, updated_at=excluded.updated_at"
+            " line_no=excluded.line_no, size=excluded.size, updated_at=excluded.updated_at,"
+            " tail_len=excluded.tail_len, tail_hash=excluded.tail_hash, mid_line=excluded.mid_line"
             " RETURNING id",
             (
                 pos.path,
                 pos.adapter,
-                pos.dev,
-                pos.inode,
+                _id_text(pos.dev),
+                _id_text(pos.inode),
                 pos.fp_len,
                 pos.fp_hash,
                 pos.offset,
                 pos.line_no,
                 pos.size,
                 _now(),
+                pos.tail_len,
+                pos.tail_hash,
+                int(pos.mid_line),
             ),
         ).fetchone()
         return int(row[0])
@@ -317,17 +369,13 @@ class Store:
     # -- reads -------------------------------------------------------------------------------
     def position(self, path: str, adapter: str) -> FilePosition | None:
         row = self.db.execute(
-            "SELECT id, path, adapter, dev, inode, fp_len, fp_hash, offset, line_no, size FROM files"
-            " WHERE path = ? AND adapter = ?",
-            (path, adapter),
+            f"SELECT {_POSITION_COLUMNS} FROM files WHERE path = ? AND adapter = ?", (path, adapter)
         ).fetchone()
-        return FilePosition(*row) if row else None
+        return _position(row) if row else None
 
     def positions(self) -> list[FilePosition]:
-        rows = self.db.execute(
-            "SELECT id, path, adapter, dev, inode, fp_len, fp_hash, offset, line_no, size FROM files ORDER BY path"
-        ).fetchall()
-        return [FilePosition(*row) for row in rows]
+        rows = self.db.execute(f"SELECT {_POSITION_COLUMNS} FROM files ORDER BY path").fetchall()
+        return [_position(row) for row in rows]
 
     def counts(self, start: date, end: date, practitioner: str | None = None) -> dict[str, dict[CountKey, int]]:
         """Per practitioner, the number of events by (kind, detail, flag) between two days."""

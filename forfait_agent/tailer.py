@@ -7,7 +7,6 @@ only while being read, so the practice software can always rename or delete them
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import os
 import time
 from collections.abc import Iterator
@@ -17,7 +16,9 @@ from typing import Any
 
 from .adapter import Adapter
 from .config import Settings, WatchedFolder
+from .fileio import long_path, open_shared
 from .ingest import FileResult, Ingestor
+from .sources import prefix_hash, tail_hash
 from .store import FilePosition
 
 FULL_CHECK_EVERY = 12  # sweeps between fingerprint checks of files whose size/mtime did not move
@@ -34,13 +35,17 @@ def _stat_key(st: os.stat_result) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
-def _prefix_hash(path: Path, length: int) -> str | None:
+def _holds(path: Path, stored: FilePosition) -> bool:
+    """Whether `path` still holds what `stored` describes: same first bytes, at least as long,
+    same bytes just before the offset (file identity v2)."""
     try:
-        with path.open("rb") as handle:
-            data = handle.read(length)
+        with open_shared(path) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size < stored.offset or prefix_hash(handle, stored.fp_len) != stored.fp_hash:
+                return False
+            return not stored.tail_len or tail_hash(handle, stored.offset) == (stored.tail_len, stored.tail_hash)
     except OSError:
-        return None
-    return hashlib.sha256(data).hexdigest() if len(data) == length else None
+        return False
 
 
 class Tailer:
@@ -56,6 +61,7 @@ class Tailer:
         self.done: set[tuple[str, str]] = set()  # whole files read and unchanged since
         self._choice: dict[tuple[str | None, str], Adapter | None] = {}
         self.sweeps = 0
+        self.unreadable: set[str] = set()  # folders whose listing failed, reported once
 
     # -- discovery -----------------------------------------------------------------------------
     def files(self, folder: WatchedFolder) -> list[tuple[str, os.stat_result, Adapter]]:
@@ -66,23 +72,30 @@ class Tailer:
         exclude = str(self.exclude) if self.exclude else None
         stack, found = [str(folder.path.resolve())], []
         while stack:
+            directory = stack.pop()
+            listed = long_path(directory)  # Windows: a folder deeper than 260 characters is read too
             try:
-                entries = list(os.scandir(stack.pop()))
-            except OSError:
+                entries = list(os.scandir(listed))
+            except OSError as exc:
+                if directory not in self.unreadable:  # once, not at every sweep
+                    self.unreadable.add(directory)
+                    self.log.warning("folder_unreadable", folder=directory, error=exc.strerror or str(exc))
                 continue
+            self.unreadable.discard(directory)
             for entry in entries:
-                if entry.name.startswith(".") or (exclude and (entry.path + os.sep).startswith(exclude + os.sep)):
+                path = entry.path if listed is directory else os.path.join(directory, entry.name)
+                if entry.name.startswith(".") or (exclude and (path + os.sep).startswith(exclude + os.sep)):
                     continue
                 try:
                     if entry.is_dir(follow_symlinks=False):
                         if folder.recursive:
-                            stack.append(entry.path)
+                            stack.append(path)
                         continue
                     if not entry.is_file():
                         continue
                     adapter = self.adapter_for(folder, entry.name)
                     if adapter is not None:
-                        found.append((entry.path, entry.stat(), adapter))
+                        found.append((path, entry.stat(), adapter))
                 except OSError:
                     continue
         found.sort(key=lambda item: item[0])
@@ -179,11 +192,7 @@ class Tailer:
         return results
 
     def _same_file(self, path: Path, stored: FilePosition) -> bool:
-        try:
-            size = path.stat().st_size
-        except OSError:
-            return False
-        return size >= stored.offset and _prefix_hash(path, stored.fp_len) == stored.fp_hash
+        return _holds(path, stored)
 
     def _candidates(self, directory: Path, exclude: Path) -> Iterator[Path]:
         try:
@@ -203,7 +212,7 @@ class Tailer:
                 st = candidate.stat()
             except OSError:
                 continue
-            if st.st_size < stored.offset or _prefix_hash(candidate, stored.fp_len) != stored.fp_hash:
+            if st.st_size < stored.offset or not _holds(candidate, stored):
                 continue
             if stored.inode and st.st_ino == stored.inode and st.st_dev == stored.dev:
                 return candidate
@@ -217,7 +226,7 @@ class Tailer:
         for pos in moved:
             if pos.adapter != adapter.name or pos.path == key or Path(pos.path).parent != path.parent:
                 continue
-            if st.st_size < pos.offset or _prefix_hash(path, pos.fp_len) != pos.fp_hash:
+            if st.st_size < pos.offset or not _holds(path, pos):
                 continue
             old = Path(pos.path)
             if old.exists() and self._same_file(old, pos):

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from forfait_agent import Adapter, Record
+
 RPPS_A = "10101010101"
 RPPS_B = "10202020202"
 TEST_INS = "279035121518989"  # the ANS test INS (DOMAIN.md), never a real person
@@ -63,3 +65,32 @@ def practitioner(score: dict, rpps: str) -> dict:
 
 def indicator(entry: dict, ident: str) -> dict:
     return next(i for i in entry["indicators"] if i["id"] == ident)
+
+
+class SemicolonAdapter(Adapter):
+    """A cp1252 `id;date` journal, as many LGC exports are."""
+
+    name = "semicolon"
+    patterns = ("*.csv",)
+    encoding = "cp1252"
+
+    def parse(self, record: Record):
+        ident, at = record.text.split(";")
+        return [{"kind": "consultation", "id": ident, "at": at, "practitioner": RPPS_A}]
+
+
+@pytest.fixture
+def env(tmp_path: Path):
+    """A watched folder, its App and a Tailer (what `run` sweeps), with a cp1252 CSV adapter."""
+    from forfait_agent.app import App
+    from forfait_agent.config import Settings, WatchedFolder
+    from forfait_agent.tailer import Tailer
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    app = App(tmp_path / "home")
+    app.__dict__["settings"] = Settings(folders=[WatchedFolder(path=folder)])
+    app.ingestor.adapters["semicolon"] = SemicolonAdapter()
+    tailer = Tailer(app.ingestor, app.settings, app.log)
+    yield folder, app, tailer
+    app.close()

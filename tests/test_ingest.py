@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -89,6 +90,7 @@ def test_malformed_lines_are_quarantined_with_file_and_line(home: Path, tmp_path
 def test_partial_last_line_is_read_by_a_one_shot_scan(home: Path, tmp_path: Path):
     path = tmp_path / "e.jsonl"
     path.write_text(json.dumps(GOOD[0]) + "\n" + json.dumps(GOOD[1]), encoding="utf-8")
+    os.utime(path, (1_700_000_000, 1_700_000_000))  # a finished export, written long ago
     report = json.loads(cli(home, "scan", "--json", str(path)).stdout)
     assert report["new"] == 2
 

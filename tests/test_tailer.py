@@ -8,11 +8,8 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-import pytest
-
 from forfait_agent import Adapter, Record
 from forfait_agent.app import App
-from forfait_agent.config import Settings, WatchedFolder
 from forfait_agent.store import DB_FILE
 from forfait_agent.tailer import Tailer
 
@@ -21,30 +18,6 @@ from .conftest import RPPS_A
 
 def line(ident: str) -> str:
     return json.dumps({"kind": "consultation", "id": ident, "at": "2026-03-02T10:00", "practitioner": RPPS_A}) + "\n"
-
-
-class SemicolonAdapter(Adapter):
-    """A cp1252 `id;date` journal, as many LGC exports are."""
-
-    name = "semicolon"
-    patterns = ("*.csv",)
-    encoding = "cp1252"
-
-    def parse(self, record: Record):
-        ident, at = record.text.split(";")
-        return [{"kind": "consultation", "id": ident, "at": at, "practitioner": RPPS_A}]
-
-
-@pytest.fixture
-def env(tmp_path: Path):
-    folder = tmp_path / "in"
-    folder.mkdir()
-    app = App(tmp_path / "home")
-    app.__dict__["settings"] = Settings(folders=[WatchedFolder(path=folder)])
-    app.ingestor.adapters["semicolon"] = SemicolonAdapter()
-    tailer = Tailer(app.ingestor, app.settings, app.log)
-    yield folder, app, tailer
-    app.close()
 
 
 def stored_ids(app: App) -> list[str]:

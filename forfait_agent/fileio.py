@@ -1,0 +1,92 @@
+"""Opening the practice software's files without getting in its way.
+
+On Windows, Python's `open()` denies other programs the right to delete or rename a file while
+it is open, so the LGC's own rotation fails during our reads (a batch or a backfill can take
+minutes on an old PC). Watched files are therefore opened with full sharing: `CreateFileW` with
+FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, turned into a Python file through
+`msvcrt.open_osfhandle`. Paths too long for the classic Win32 API get the `\\\\?\\` prefix, so a
+deeply nested export is read rather than skipped.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from typing import Any, BinaryIO
+
+IS_WINDOWS = os.name == "nt"
+MAX_PATH = 260
+GENERIC_READ = 0x80000000
+FILE_SHARE_READ, FILE_SHARE_WRITE, FILE_SHARE_DELETE = 0x1, 0x2, 0x4
+FILE_SHARE_ALL = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE
+OPEN_EXISTING = 3
+FILE_ATTRIBUTE_NORMAL = 0x80
+INVALID_HANDLE_VALUE = (1 << 64) - 1  # (HANDLE)-1 as ctypes returns it on 64-bit Windows
+# Win32 error codes → errno, so callers see FileNotFoundError / PermissionError as with open().
+_ERRNO = {2: errno.ENOENT, 3: errno.ENOENT, 5: errno.EACCES, 32: errno.EACCES, 206: errno.ENAMETOOLONG}
+
+
+def long_path(path: str) -> str:
+    """On Windows, an absolute `\\\\?\\`-prefixed path when `path` is too long for the classic
+    API (the prefix also turns off normalisation, hence the absolute form). Unchanged elsewhere."""
+    if not IS_WINDOWS or len(path) < MAX_PATH - 12 or path.startswith("\\\\?\\"):
+        return path
+    full = os.path.abspath(path)
+    if full.startswith("\\\\"):  # \\server\share\… → \\?\UNC\server\share\…
+        return "\\\\?\\UNC\\" + full[2:]
+    return "\\\\?\\" + full
+
+
+def open_shared(path: str | os.PathLike[str]) -> BinaryIO:
+    """Open a watched file for binary reading without locking others out of it."""
+    if not IS_WINDOWS:
+        return open(path, "rb")
+    return _open_windows(os.fspath(path))
+
+
+def _open_windows(path: str) -> BinaryIO:
+    kernel32 = _kernel32()
+    handle = kernel32.CreateFileW(
+        long_path(path), GENERIC_READ, FILE_SHARE_ALL, None, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, None
+    )
+    if handle is None or handle in (INVALID_HANDLE_VALUE, -1):
+        code = _last_error()
+        raise OSError(_ERRNO.get(code, errno.EIO), f"erreur Windows {code}", path)
+    try:
+        fd = _open_osfhandle(handle, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    except OSError:
+        kernel32.CloseHandle(handle)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+def _kernel32() -> Any:
+    """kernel32 with the signatures used here (64-bit handles must not be truncated to int)."""
+    import ctypes
+    from ctypes import wintypes
+
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+    kernel32.CreateFileW.argtypes = [
+        wintypes.LPCWSTR,
+        wintypes.DWORD,
+        wintypes.DWORD,
+        ctypes.c_void_p,
+        wintypes.DWORD,
+        wintypes.DWORD,
+        wintypes.HANDLE,
+    ]
+    kernel32.CreateFileW.restype = ctypes.c_void_p
+    kernel32.CloseHandle.argtypes = [ctypes.c_void_p]
+    return kernel32
+
+
+def _last_error() -> int:
+    import ctypes
+
+    return ctypes.get_last_error()  # type: ignore[attr-defined]
+
+
+def _open_osfhandle(handle: int, flags: int) -> int:
+    import msvcrt
+
+    return msvcrt.open_osfhandle(handle, flags)  # type: ignore[attr-defined]
