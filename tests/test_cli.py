@@ -100,6 +100,7 @@ def test_scan_json_reports_counts(home: Path, tmp_path: Path):
         "new": 1,
         "known": 0,
         "quarantined": 1,
+        "pending_bytes": 0,
         "reasons": {"invalid_json": 1},
         "unmatched": [],
         "ignored": 0,
