@@ -34,7 +34,11 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def today() -> date:
-    """Today in the cabinet's time zone, whatever the machine's."""
+    """Today in the cabinet's time zone, whatever the machine's. FORFAIT_AGENT_TODAY (AAAA-MM-JJ)
+    replaces it, so tests and demonstrations can show a given day (a closed year, a campaign)."""
+    fixed = os.environ.get("FORFAIT_AGENT_TODAY")
+    if fixed:
+        return date.fromisoformat(fixed)
     return datetime.now(PARIS).date()
 
 
@@ -86,6 +90,11 @@ class App:
         return Ingestor(
             self.store, self.plugins.adapters, hasher, self.log, settle_seconds=self.settings.settle_seconds
         )
+
+    @property
+    def names(self) -> dict[str, str]:
+        """Display names of practitioners by RPPS, from the configuration."""
+        return dict(self.settings.names)
 
     def default_year(self) -> int:
         year = today().year

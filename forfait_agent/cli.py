@@ -221,9 +221,62 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _console() -> Any:
+    """Rich console without markup (a '[practitioners]' in a hint stays as written). Its width is
+    the terminal's, or COLUMNS; output piped elsewhere gets 120 columns."""
+    import os
+
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
+    sized = sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit()
+    return Console(highlight=False, markup=False, soft_wrap=False, width=None if sized else 120)
+
+
+def _quote(text: str) -> str:
+    import os
+    import shlex
+    import subprocess
+
+    return subprocess.list2cmdline([text]) if os.name == "nt" else shlex.quote(text)
+
+
+def launcher() -> str:
+    """How the user started the agent, so that the commands we suggest paste as they are:
+    `forfait-agent` when that is what the PATH finds, else the path that was typed
+    (`.venv/bin/forfait-agent`), or `python -m forfait_agent`."""
+    import os
+    import shutil
+
+    argv0 = sys.argv[0] if sys.argv and sys.argv[0] else "forfait-agent"
+    if Path(argv0).name == "__main__.py":
+        python = shutil.which(Path(sys.executable).name)
+        same = python is not None and os.path.realpath(python) == os.path.realpath(sys.executable)
+        return f"{Path(sys.executable).name if same else _quote(sys.executable)} -m forfait_agent"
+    found = shutil.which("forfait-agent")
+    try:
+        if found and os.path.samefile(found, argv0):
+            return "forfait-agent"
+    except OSError:
+        pass
+    return _quote(argv0)
+
+
+def command_prefix(args: argparse.Namespace | None = None, data_dir: Path | None = None) -> str:
+    """The launcher plus the data folder and configuration given on this command line."""
+    parts = [launcher()]
+    folder = data_dir or (getattr(args, "data_dir", None) if args else None)
+    if folder:
+        parts.append(f"--data-dir {_quote(str(folder))}")
+    config = getattr(args, "config", None) if args else None
+    if config and data_dir is None:
+        parts.append(f"--config {_quote(str(config))}")
+    return " ".join(parts)
+
+
+def _view(app: Any, args: argparse.Namespace) -> Any:
+    from .app import today
+    from .report import View
+
+    return View(today(), app.names, command_prefix(args))
 
 
 def _print_json(data: Any) -> None:
@@ -253,7 +306,7 @@ def _score(app: Any, args: argparse.Namespace) -> int:
         return EXIT_OK
     from .report import render
 
-    render(score, app.rulebook.get(year), _console())
+    render(score, app.rulebook.get(year), _console(), _view(app, args))
     return EXIT_OK
 
 
@@ -267,9 +320,9 @@ def _report(app: Any, args: argparse.Namespace) -> int:
         return EXIT_OK
     from .report import render, render_history
 
-    console = _console()
-    render(app.score(year, as_of, args.practitioner), app.rulebook.get(year), console)
-    render_history(app.history(args.practitioner), console)
+    console, view = _console(), _view(app, args)
+    render(app.score(year, as_of, args.practitioner), app.rulebook.get(year), console, view)
+    render_history(app.history(args.practitioner), console, view)
     return EXIT_OK
 
 
@@ -280,7 +333,7 @@ def _declaration(app: Any, args: argparse.Namespace) -> int:
     year, as_of = _year_and_date(app, args)
     rules = app.rulebook.get(year)
     score = app.score(year, as_of, args.practitioner)
-    render_declaration(rules, sheets(rules, score, app.store.declarations(year)), _console())
+    render_declaration(rules, sheets(rules, score, app.store.declarations(year)), _console(), _view(app, args))
     return EXIT_OK
 
 
@@ -308,7 +361,7 @@ def _scan(app: Any, args: argparse.Namespace) -> int:
     if args.json:
         _print_json(report.as_json())
     else:
-        print_scan_report(report, _console())
+        print_scan_report(report, _console(), command_prefix(args))
     return EXIT_OK if not report.errors else EXIT_INPUT
 
 
@@ -334,7 +387,7 @@ def _run_scan(app: Any, paths: list[Path], adapter: str | None, practitioner: st
         )
 
 
-def print_scan_report(report: Any, console: Any) -> None:
+def print_scan_report(report: Any, console: Any, command: str = "forfait-agent") -> None:
     from .ingest import REASONS_FR
 
     summary = report.as_json()
@@ -371,9 +424,9 @@ def print_scan_report(report: Any, console: Any) -> None:
             "précisez --adapter ou configurez le dossier."
         )
     for error in report.errors:
-        console.print(f"[red]Erreur : {error}[/red]")
+        console.print(f"Erreur : {error}", style="red")
     if summary["quarantined"]:
-        console.print("Détail : forfait-agent status (les lignes en quarantaine ne sont pas comptées).")
+        console.print(f"Détail : {command} status (les lignes en quarantaine ne sont pas comptées).", soft_wrap=True)
 
 
 def _declare(app: Any, args: argparse.Namespace) -> int:
@@ -462,7 +515,7 @@ def _plugins(app: Any, args: argparse.Namespace) -> int:
     console.print(table)
     for info in plugins.infos:
         if info.error:
-            console.print(f"[red]{info.name}[/red] : {info.error}")
+            console.print(f"{info.name} : {info.error}", style="red")
     return EXIT_OK
 
 
@@ -539,9 +592,10 @@ def _status(app: Any, args: argparse.Namespace) -> int:
     console.print(f"Événements enregistrés : {data['events']}")
     if data["unattributed_events"]:
         console.print(
-            f"[yellow]{data['unattributed_events']} événement(s) sans médecin identifié (« inconnu »)[/yellow] : "
+            f"{data['unattributed_events']} événement(s) sans médecin identifié (« inconnu ») : "
             "ajoutez la correspondance dans config.toml ([practitioners] ou default_practitioner), "
-            "ou « forfait-agent attribute RPPS --folder DOSSIER »."
+            f"ou « {command_prefix(args)} attribute RPPS --folder DOSSIER ».",
+            style="yellow",
         )
     console.print(f"Fichiers suivis : {len(data['files'])}")
     for f in data["files"]:
@@ -555,16 +609,16 @@ def _status(app: Any, args: argparse.Namespace) -> int:
             console.print(f"    {source}, {where} : {message}")
     for a in data["adapters"]:
         state = "DÉSACTIVÉ" if a["disabled_at"] else "erreurs"
-        console.print(f"[red]Adaptateur {a['adapter']} {state}[/red] ({a['failures']} erreurs) : {a['last_error']}")
+        console.print(f"Adaptateur {a['adapter']} {state} ({a['failures']} erreurs) : {a['last_error']}", style="red")
     for p in data["plugin_errors"]:
-        console.print(f"[red]Greffon {p['plugin']} en erreur[/red] : {p['error']}")
+        console.print(f"Greffon {p['plugin']} en erreur : {p['error']}", style="red")
     return EXIT_OK
 
 
 def _demo(app: Any, args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(app, seed=args.seed, practitioners=args.practitioners, console=_console())
+    return run_demo(app, seed=args.seed, practitioners=args.practitioners, console=_console(), command=launcher())
 
 
 def _run(app: Any, args: argparse.Namespace) -> int:

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     default_practitioner: Rpps | None = None
     # Identity found in a record (MSS sender address, LGC login…) → RPPS, lower-case keys.
     practitioners: dict[str, Rpps] = Field(default_factory=dict)
+    # RPPS → the name shown on screens and reports ("Dr A. Martin"); the RPPS stays beside it.
+    names: dict[Rpps, Annotated[str, Field(min_length=1, max_length=80)]] = Field(default_factory=dict)
     folders: list[WatchedFolder] = Field(default_factory=list)
     # Per-plugin options, `[plugins.<entry-point name>]`, passed to its adapters hook.
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)

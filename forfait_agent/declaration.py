@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 from .rules import Rules
 from .scoring import PractitionerScore, Score, is_declarative
@@ -52,3 +53,49 @@ def sheet(rules: Rules, ps: PractitionerScore, declared: dict[str, float]) -> De
 
 def sheets(rules: Rules, score: Score, declarations: dict[str, dict[str, float]]) -> list[DeclarationSheet]:
     return [sheet(rules, ps, declarations.get(ps.rpps, {})) for ps in score.practitioners]
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """Where the year's declaration campaign on amelipro stands on a given day."""
+
+    state: str  # "open" | "closed" | "upcoming"
+    text: str  # French, for the doctor
+
+    @property
+    def can_declare(self) -> bool:
+        return self.state != "closed"
+
+
+def campaign(rules: Rules, today: date) -> Campaign:
+    """Dated campaign when the rules file dates it; otherwise DOMAIN's usual December–February
+    window, worded as approximate."""
+    from .report import fmt_date
+
+    opens, closes = rules.campaign_opens, rules.campaign_closes
+    exact = opens is not None and closes is not None
+    if not exact:
+        opens, closes = date(rules.year, 12, 1), date(rules.year + 1, 2, 28)
+    assert opens is not None and closes is not None
+    span = (
+        f"du {fmt_date(opens)} au {fmt_date(closes)}"
+        if exact
+        else f"vers décembre {rules.year} – février {rules.year + 1}"
+    )
+    dates = "" if exact else " (dates exactes non publiées)"
+    if today > closes:
+        return Campaign("closed", f"campagne de déclaration close ({span}{dates}) : les réponses ne se modifient plus")
+    if today < opens:
+        return Campaign("upcoming", f"campagne de déclaration à venir, {span}{dates}")
+    return Campaign("open", f"campagne de déclaration ouverte, {span}{dates}")
+
+
+def declare_command(command: str, indicator: str, rpps: str, *, year: int, today: date, several: bool) -> str:
+    """The exact `declare` command to copy: `--practitioner` in a cabinet of several doctors, `--year`
+    when the year is not the current one (declare defaults to it)."""
+    parts = [command, "declare", indicator, "oui"]
+    if year != today.year:
+        parts += ["--year", str(year)]
+    if several:
+        parts += ["--practitioner", rpps]
+    return " ".join(parts)

@@ -212,14 +212,26 @@ def write_exports(folder: Path, rules: Rules, as_of: date, seed: int, count: int
     return written
 
 
-def run_demo(app: Any, *, seed: int, practitioners: int, console: Any) -> int:
+def demo_config(count: int) -> str:
+    """The demo cabinet's configuration: its doctors' display names."""
+    lines = ["# Configuration de la démonstration : noms affichés des médecins (RPPS → nom).", "[names]"]
+    lines += [f'"{p.rpps}" = "{p.name}"' for p in PROFILES[:count]]
+    return "\n".join(lines) + "\n"
+
+
+def run_demo(app: Any, *, seed: int, practitioners: int, console: Any, command: str = "forfait-agent") -> int:
     """Backfill last year, follow this year up to today, print the score, write the report."""
     from .app import App, today
-    from .cli import print_scan_report
+    from .cli import _quote, print_scan_report
     from .htmlreport import REPORT_FILE, write_report
-    from .report import render, render_history
+    from .report import View, render, render_history
 
-    demo = App(app.home / "demo", app.config_path if app.config_path.exists() else None)
+    config = app.config_path if app.config_path.exists() else None
+    if config is None:
+        (app.home / "demo").mkdir(parents=True, exist_ok=True)
+        (app.home / "demo" / "config.toml").write_text(demo_config(practitioners), encoding="utf-8")
+    demo = App(app.home / "demo", config)
+    again = f"{command} --data-dir {_quote(str(demo.home))}"
     try:
         as_of = today()
         year = demo.default_year()
@@ -234,12 +246,19 @@ def run_demo(app: Any, *, seed: int, practitioners: int, console: Any) -> int:
                 files += write_exports(exports, demo.rulebook.get(y), as_of, seed, practitioners)
         console.print(f"{len(files)} journaux d'export écrits dans {exports}")
         report = demo.ingestor.scan([exports], context=demo.settings.context())
-        print_scan_report(report, console)
-        render(demo.score(year, as_of), demo.rulebook.get(year), console)
-        render_history(demo.history(), console)
+        print_scan_report(report, console, again)
+        if report.as_json()["quarantined"]:
+            console.print(
+                "  (Ces lignes sont abîmées exprès par la démonstration — une écriture coupée net et un type "
+                "d'enregistrement inconnu dans chaque journal de mars — pour montrer qu'elles sont mises à part "
+                "sans rien perdre du reste.)"
+            )
+        view = View(today(), demo.names, again)
+        render(demo.score(year, as_of), demo.rulebook.get(year), console, view)
+        render_history(demo.history(), console, view)
         html = write_report(demo, demo.home / REPORT_FILE, year, as_of)
         console.print(f"\nRapport HTML : {html}")
-        console.print(f'Pour revoir ce score : forfait-agent --data-dir "{demo.home}" score (ou report, open)')
+        console.print(f"Pour revoir ce score : {again} score   (ou report, open, declaration)", soft_wrap=True)
     finally:
         demo.close()
     return 0

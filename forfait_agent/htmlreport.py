@@ -9,17 +9,19 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from .declaration import DeclarationSheet, sheets
+from .declaration import DeclarationSheet, campaign, declare_command, sheets
 from .events import PARIS, UNKNOWN_PRACTITIONER
 from .report import (
     METRIC_LABELS,
     Target,
+    View,
     actions,
     fmt_date,
     fmt_eur,
     fmt_pct,
     fmt_points,
     fmt_projection,
+    plain_tags,
     targets,
 )
 from .rules import METRICS, Rules
@@ -153,9 +155,16 @@ def points_chart(lines: list[GroupLine]) -> str:
 
 
 def _practitioner_view(
-    app: Any, rules: Rules, score: Score, ps: PractitionerScore, monthly: dict[str, Counts], sheet: DeclarationSheet
+    view: View,
+    rules: Rules,
+    score: Score,
+    ps: PractitionerScore,
+    monthly: dict[str, Counts],
+    sheet: DeclarationSheet,
+    several: bool,
 ) -> dict[str, Any]:
     goals = targets(rules)
+    can_declare = campaign(rules, view.today).can_declare
     used = [m for m in METRICS if any(m in i.metrics for i in ps.indicators)]
     last_month = score.as_of.month if score.as_of.year == score.year else 12
     metrics = []
@@ -178,9 +187,11 @@ def _practitioner_view(
             }
         )
     groups = _group_lines(rules, ps)
+    todo = actions(ps, score, view, several=several, can_declare=can_declare)
     return {
         "rpps": ps.rpps,
-        "title": "Praticien non identifié" if ps.rpps == UNKNOWN_PRACTITIONER else f"Praticien RPPS {ps.rpps}",
+        "title": "Praticien non identifié" if ps.rpps == UNKNOWN_PRACTITIONER else view.title(ps.rpps),
+        "short": view.short(ps.rpps),
         "gate_met": ps.gate_met,
         "points": fmt_points(ps.points),
         "euros": fmt_eur(ps.euros),
@@ -190,18 +201,28 @@ def _practitioner_view(
         "metrics": metrics,
         "groups": groups,
         "points_chart": points_chart(groups),
-        "actions": [{"text": a.text, "points": fmt_points(a.points)} for a in actions(ps, score)[:5]],
+        "actions": todo,
         "sheet": sheet,
+        "commands": {
+            d.id: declare_command(view.command, d.id, ps.rpps, year=rules.year, today=view.today, several=several)
+            for d in sheet.declarative
+        }
+        if can_declare
+        else {},
     }
 
 
 def build_context(app: Any, year: int, as_of: date, practitioner: str | None = None) -> dict[str, Any]:
+    from .app import today
+
+    view = View(today(), app.names)
     rules = app.rulebook.get(year)
     score = app.score(year, as_of, practitioner)
     monthly = app.store.monthly_counts(date(year, 1, 1), min(as_of, date(year, 12, 31)))
     declarations = app.store.declarations(year)
+    several = len([p for p in score.practitioners if p.rpps != UNKNOWN_PRACTITIONER]) > 1
     views = [
-        _practitioner_view(app, rules, score, ps, monthly.get(ps.rpps, {}), sheet)
+        _practitioner_view(view, rules, score, ps, monthly.get(ps.rpps, {}), sheet, several)
         for ps, sheet in zip(score.practitioners, sheets(rules, score, declarations), strict=True)
     ]
     history = []
@@ -224,9 +245,15 @@ def build_context(app: Any, year: int, as_of: date, practitioner: str | None = N
     data_date = (
         datetime.fromisoformat(last_ingest).astimezone(PARIS).strftime("%d/%m/%Y à %H:%M") if last_ingest else "—"
     )
+    finished = view.finished(year)
     return {
         "rules": rules,
         "score": score,
+        "finished": finished,
+        "result": finished and as_of >= date(year, 12, 31),
+        "campaign": campaign(rules, view.today),
+        "campaign_text": plain_tags(rules.campaign) if rules.campaign else "",
+        "plain": plain_tags,
         "scheme": "dotation numérique" if rules.scheme == "donum" else "forfait structure",
         "gate_label": "Socle" if rules.scheme == "donum" else "Volet 1",
         "as_of": fmt_date(as_of),
@@ -236,6 +263,7 @@ def build_context(app: Any, year: int, as_of: date, practitioner: str | None = N
         "history": {rpps: list(rows) for rpps, rows in itertools.groupby(history, key=lambda h: h["rpps"])},
         "point_value": fmt_eur(rules.point_value_eur),
         "fmt_points": fmt_points,
+        "fmt_eur": fmt_eur,
     }
 
 

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 
+from rich import box
 from rich.console import Console
-from rich.panel import Panel
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from .declaration import DeclarationSheet
+from .declaration import DeclarationSheet, campaign, declare_command
 from .events import UNKNOWN_PRACTITIONER
 from .rules import METRICS, AllCondition, Condition, CountCondition, MeanCondition, RateCondition, Rules
 from .scoring import IndicatorResult, MetricValue, Missing, PractitionerScore, Score
 
-NBSP = "\u00a0"  # encodable in cp1252, unlike the narrow no-break space
+# French typography: a narrow no-break space groups digits and precedes « € » and « % ». Streams
+# that cannot encode it (cp1252, cp850 consoles) get a plain space from the output layer.
+NNBSP = "\u202f"
 
 METRIC_LABELS = {
     "teletransmission": "Télétransmission des feuilles de soins",
@@ -48,28 +53,29 @@ assert set(METRIC_LABELS) == set(METRICS) == set(METRIC_UNITS)
 
 
 def fmt_int(value: float) -> str:
-    return f"{round(value):,}".replace(",", NBSP)
+    """5066 → '5 066' (narrow no-break space between groups of three digits)."""
+    return f"{round(value):,}".replace(",", NNBSP)
 
 
 def fmt_points(value: float) -> str:
     if float(value).is_integer():
         return fmt_int(value)
-    return f"{value:,.1f}".replace(",", NBSP).replace(".", ",")
+    return f"{value:,.1f}".replace(",", NNBSP).replace(".", ",")
 
 
 def fmt_eur(value: float) -> str:
     """2940 → '2 940 €'; cents only when there are some."""
     if float(value).is_integer():
-        return f"{fmt_int(value)}{NBSP}€"
-    whole = f"{value:,.2f}".replace(",", NBSP).replace(".", ",")
-    return f"{whole}{NBSP}€"
+        return f"{fmt_int(value)}{NNBSP}€"
+    whole = f"{value:,.2f}".replace(",", NNBSP).replace(".", ",")
+    return f"{whole}{NNBSP}€"
 
 
 def fmt_pct(rate: float | None) -> str:
     if rate is None:
         return "—"
     text = f"{rate * 100:.1f}".replace(".", ",")
-    return f"{text.removesuffix(',0')}{NBSP}%"
+    return f"{text.removesuffix(',0')}{NNBSP}%"
 
 
 def fmt_projection(value: MetricValue) -> str:
@@ -77,38 +83,67 @@ def fmt_projection(value: MetricValue) -> str:
     if value.projected_rate is None and value.projected_denominator == 0:
         return "—"
     num, den = fmt_int(float(value.projected_numerator)), fmt_int(float(value.projected_denominator))
-    return f"≈{NBSP}{num} / {den}"
+    return f"≈ {num} / {den}"
 
 
 def fmt_date(value: date) -> str:
     return value.strftime("%d/%m/%Y")
 
 
-def practitioner_title(rpps: str) -> str:
-    if rpps == UNKNOWN_PRACTITIONER:
-        return "Praticien non identifié (configurez la correspondance vers un RPPS)"
-    return f"Praticien RPPS {rpps}"
+# Confidence tags of the rules files ([OFF], [SEC Orisha]…), in plain words for the doctor.
+TAG_WORDS = {"OFF": "texte officiel", "SEC": "source secondaire", "INF": "déduction non confirmée"}
+_TAG = re.compile(r"\[((?:OFF|SEC|INF)\b[^\]]*)\]")
+_TAG_WORD = re.compile(r"\b(OFF|SEC|INF)\b")
+
+
+def plain_tags(text: str) -> str:
+    """'… [INF]' → '… (déduction non confirmée)'; '[SEC Orisha]' → '(source secondaire Orisha)'."""
+    return _TAG.sub(lambda m: "(" + _TAG_WORD.sub(lambda w: TAG_WORDS[w.group(1)], m.group(1)) + ")", text)
+
+
+@dataclass(frozen=True)
+class View:
+    """What a screen needs besides the score: who is who, what day it is, how to call us."""
+
+    today: date
+    names: Mapping[str, str] = field(default_factory=dict)
+    command: str = "forfait-agent"  # the command to copy, as the user launched it
+
+    def title(self, rpps: str) -> str:
+        if rpps == UNKNOWN_PRACTITIONER:
+            return "Praticien non identifié (configurez la correspondance vers un RPPS)"
+        name = self.names.get(rpps)
+        return f"{name} — RPPS {rpps}" if name else f"Praticien RPPS {rpps}"
+
+    def short(self, rpps: str) -> str:
+        """A name for tight places (tables): the display name, else the RPPS."""
+        return self.names.get(rpps) or rpps
+
+    def finished(self, year: int) -> bool:
+        """The year is over: results, not deadlines."""
+        return self.today > date(year, 12, 31)
+
+
+def practitioner_title(rpps: str, names: Mapping[str, str] | None = None) -> str:
+    return View(date.min, names or {}).title(rpps)
 
 
 @dataclass(frozen=True)
 class Action:
-    text: str
-    points: float
-    count: int
+    """One thing the doctor can do, with the euros it would add this year."""
 
-    @property
-    def value(self) -> float:
-        """Points gained per missing event: the order the doctor should act in."""
-        return self.points / max(self.count, 1)
+    text: str
+    euros: float
+    count: int  # events needed; 0 for a declaration
+    command: str | None = None  # a command to copy
+    condition: str = ""  # what else must hold for the euros to come
 
 
 def _gain(ps: PractitionerScore, ind: IndicatorResult, gate_points: float) -> float:
-    """Points paid more if this indicator alone became met."""
+    """Points paid more if this indicator became met (for a gate indicator: with the other
+    unmet gate indicators, since the gate pays all or nothing)."""
     if not ind.gate:
-        return ind.max_points if ps.gate_met else 0.0
-    others_met = all(i.met for i in ps.indicators if i.gate and i is not ind)
-    if not others_met:
-        return 0.0
+        return ind.max_points
     return gate_points + sum(i.max_points for i in ps.indicators if not i.gate and i.met)
 
 
@@ -119,18 +154,45 @@ def _missing_text(miss: Missing) -> str:
     return f"{fmt_int(miss.count)} {unit} (objectif {target})"
 
 
-def actions(ps: PractitionerScore, score: Score) -> list[Action]:
-    """One action per unmet indicator that more usage would meet, best points per event first."""
+def _listing(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " et " + parts[-1]
+
+
+def actions(
+    ps: PractitionerScore, score: Score, view: View, *, several: bool = False, can_declare: bool = True
+) -> list[Action]:
+    """Every unmet indicator that more usage or a declaration would meet, most euros first, then
+    the least effort (a declaration before a hundred documents). `can_declare`: the year's
+    campaign is not closed."""
+    rules_year, finished = score.year, view.finished(score.year)
+    unmet_gate = [i for i in ps.indicators if i.gate and not i.met]
     found = []
     for ind in ps.indicators:
-        needed = [m for m in ind.missing if m.count > 0]
-        if ind.met or not needed:
+        if ind.met:
             continue
-        parts = [_missing_text(m) for m in needed]
-        listing = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " et " + parts[-1]
-        text = f"Encore {listing} d'ici le 31/12 — {ind.label}"
-        found.append(Action(text, _gain(ps, ind, score.gate_points), sum(m.count for m in needed)))
-    found.sort(key=lambda a: (-a.value, a.count))
+        needed = [m for m in ind.missing if m.count > 0]
+        declare = ind.declared is False and can_declare
+        if not needed and not declare:
+            continue
+        steps = []
+        command = None
+        if declare:
+            command = declare_command(view.command, ind.id, ps.rpps, year=rules_year, today=view.today, several=several)
+            steps.append("déclarer sur amelipro si c'est le cas")
+        if needed:
+            listing = _listing([_missing_text(m) for m in needed])
+            steps.append(f"il manquait {listing}" if finished else f"encore {listing} d'ici le 31/12")
+        text = f"{ind.label} : {' ; '.join(steps)}"
+        condition = ""
+        if ind.gate:
+            others = [i.label for i in unmet_gate if i is not ind]
+            if others:
+                condition = "avec les autres prérequis manquants : " + " ; ".join(others)
+        elif not ps.gate_met:
+            condition = "versés seulement une fois le prérequis atteint"
+        euros = _gain(ps, ind, score.gate_points) * score.point_value_eur
+        found.append(Action(text, euros, sum(m.count for m in needed), command, condition))
+    found.sort(key=lambda a: (-a.euros, a.count))
     return found
 
 
@@ -148,94 +210,175 @@ def _bar(rate: float | None, threshold: float | None, ok: bool, width: int = 20)
     return text
 
 
-def render(score: Score, rules: Rules, console: Console) -> None:
+def render(score: Score, rules: Rules, console: Console, view: View | None = None) -> None:
+    view = view or View(date.today())
     scheme = "Dotation numérique" if score.scheme == "donum" else "Forfait structure"
-    console.print(
-        Text(f"{score.title} — situation au {fmt_date(score.as_of)}", style="bold"),
-        Text(f"({scheme}, 1 point = {fmt_eur(score.point_value_eur)})"),
-    )
+    if view.finished(score.year) and score.as_of >= date(score.year, 12, 31):
+        when = f"résultat de l'année (arrêté au {fmt_date(score.as_of)})"
+    elif view.finished(score.year):
+        when = f"situation au {fmt_date(score.as_of)} (année terminée)"
+    else:
+        when = f"situation au {fmt_date(score.as_of)}"
+    console.print(Text(f"{score.title} — {when}", style="bold"))
+    console.print(Text(f"{scheme}, 1 point = {fmt_eur(score.point_value_eur)}"))
     if not score.practitioners:
         console.print(
-            "Aucune donnée pour cette année. Lancez « forfait-agent scan DOSSIER » ou « forfait-agent demo »."
+            Text(f"Aucune donnée pour cette année. Lancez « {view.command} scan DOSSIER » ou « {view.command} demo ».")
         )
         return
     goals = targets(rules)
+    several = len([p for p in score.practitioners if p.rpps != UNKNOWN_PRACTITIONER]) > 1
+    season = campaign(rules, view.today)
+    console.print(Text(f"Déclarations : {season.text}."))
     for ps in score.practitioners:
-        render_practitioner(score, ps, console, goals)
+        render_practitioner(score, ps, console, goals, view, several=several, can_declare=season.can_declare)
 
 
-def render_practitioner(score: Score, ps: PractitionerScore, console: Console, goals: dict[str, Target]) -> None:
-    gate_label = "Socle" if score.scheme == "donum" else "Volet 1"
-    status = "ATTEINT ✔" if ps.gate_met else "NON ATTEINT ✘"
-    header = Text()
-    header.append(f"{gate_label} (prérequis) : {status}", style="bold green" if ps.gate_met else "bold red")
-    header.append(f" — {fmt_points(score.gate_points)} points mis en commun")
-    if not ps.gate_met:
-        header.append("\nSans le prérequis, aucun point n'est versé.", style="red")
+def _indicator_state(ind: IndicatorResult) -> Text:
+    if ind.met:
+        return Text("✔", style="green")
+    if ind.declared is not None and not ind.missing:
+        return Text("?", style="yellow")
+    return Text("✘", style="red")
 
-    table = Table(show_header=True, header_style="bold", expand=True)
-    table.add_column("Indicateur", ratio=5)
-    table.add_column("Groupe", ratio=1)
-    table.add_column("État", ratio=2)
-    table.add_column("Points", justify="right", ratio=1)
-    ordered = [i for i in ps.indicators if i.gate] + [i for i in ps.indicators if not i.gate]
-    for ind in ordered:
+
+def _indicators(score: Score, ps: PractitionerScore, view: View) -> Table:
+    """One stacked row per indicator: state, label, then group and points on a second line."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True, width=1)
+    grid.add_column()
+    finished = view.finished(score.year)
+    for ind in [i for i in ps.indicators if i.gate] + [i for i in ps.indicators if not i.gate]:
         if ind.met:
-            state = Text("✔ atteint", style="green")
+            word = "atteint"
         elif ind.declared is not None and not ind.missing:
-            state = Text("? à déclarer", style="yellow")
+            word = "non déclaré" if finished else "à déclarer"
         else:
-            state = Text("✘ non atteint", style="red")
-        pts = "commun" if ind.gate else f"{fmt_points(ind.points)} / {fmt_points(ind.max_points)}"
-        table.add_row(ind.label, ind.group, state, pts)
+            word = "non atteint"
+        pts = f"{fmt_points(ind.points)} / {fmt_points(ind.max_points)} points"
+        if ind.gate:
+            pts = "prérequis, points mis en commun"
+        body = Text(ind.label)
+        body.append(f"\n{word} · {ind.group} · {pts}", style="dim")
+        grid.add_row(_indicator_state(ind), body)
+    return grid
 
-    metrics = Table(show_header=True, header_style="bold", expand=True, title="Usages mesurés")
-    metrics.add_column("Usage", ratio=4)
-    metrics.add_column("Nombre", justify="right", no_wrap=True)
-    metrics.add_column("Taux", justify="right", no_wrap=True)
-    metrics.add_column("Seuil", justify="right", no_wrap=True)
-    metrics.add_column("Progression (│ = seuil)", no_wrap=True)
-    metrics.add_column("Au 31/12 à ce rythme", justify="right", no_wrap=True)
-    used = {m for i in ps.indicators for m in i.metrics}
-    for metric_id in METRICS:
-        if metric_id not in used:
-            continue
+
+def _metrics_table(ps: PractitionerScore, goals: dict[str, Target], used: list[str], finished: bool) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold", padding=(0, 1))
+    table.add_column("Usage", no_wrap=True)
+    table.add_column("Nombre", justify="right", no_wrap=True)
+    table.add_column("Taux", justify="right", no_wrap=True)
+    table.add_column("Seuil", justify="right", no_wrap=True)
+    table.add_column("Progression", no_wrap=True)
+    if not finished:
+        table.add_column("Au 31/12", justify="right", no_wrap=True)
+    for metric_id in used:
         value = ps.metrics[metric_id]
         rate = None if value.rate is None else float(value.rate)
         goal = goals.get(metric_id, Target())
-        metrics.add_row(
+        row = [
             METRIC_LABELS[metric_id],
             f"{fmt_int(value.numerator)} / {fmt_int(value.denominator)}",
             fmt_pct(rate),
             goal.text,
             _bar(rate, goal.min_rate, goal.reached(value)),
-            fmt_projection(value),
-        )
+        ]
+        table.add_row(*row, *([] if finished else [fmt_projection(value)]))
+    return table
 
+
+def _metrics_stacked(ps: PractitionerScore, goals: dict[str, Target], used: list[str], finished: bool) -> Table:
+    """Narrow screens: the label on its own line, the numbers under it, then the bar."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True, width=1)
+    grid.add_column()
+    for metric_id in used:
+        value = ps.metrics[metric_id]
+        rate = None if value.rate is None else float(value.rate)
+        goal = goals.get(metric_id, Target())
+        ok = goal.reached(value)
+        body = Text(METRIC_LABELS[metric_id], style="bold")
+        body.append(f"\n{fmt_int(value.numerator)} / {fmt_int(value.denominator)} = {fmt_pct(rate)}")
+        body.append(f" · seuil {goal.text}")
+        if not finished:
+            body.append(f"\nau 31/12 à ce rythme : {fmt_projection(value)}", style="dim")
+        body.append("\n")
+        body.append_text(_bar(rate, goal.min_rate, ok, width=16))
+        grid.add_row(Text("✔", style="green") if ok else Text("✘", style="red"), body)
+    return grid
+
+
+def _actions_block(actions_: list[Action], finished: bool) -> Table:
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True, width=1)
+    grid.add_column()
+    for action in actions_:
+        body = Text()
+        if action.euros:
+            verb = "aurait rapporté" if finished else "rapporte"
+            body.append(f"{verb} +{fmt_eur(action.euros)}", style="bold")
+            if action.condition:
+                body.append(f" ({action.condition})")
+            body.append(" — ")
+        body.append(action.text)
+        if action.command:
+            body.append("\n")
+            body.append(action.command, style="cyan")
+        grid.add_row("•", body)
+    return grid
+
+
+def render_practitioner(
+    score: Score,
+    ps: PractitionerScore,
+    console: Console,
+    goals: dict[str, Target],
+    view: View | None = None,
+    *,
+    several: bool = False,
+    can_declare: bool = True,
+) -> None:
+    view = view or View(date.today())
+    finished = view.finished(score.year)
+    gate_label = "Socle" if score.scheme == "donum" else "Volet 1"
+    console.print()
+    console.print(Text(view.title(ps.rpps), style="bold reverse"))
+    header = Text()
+    if ps.gate_met:
+        header.append(f"{gate_label} (prérequis) : ATTEINT ✔", style="bold green")
+    else:
+        header.append(f"{gate_label} (prérequis) : NON ATTEINT ✘", style="bold red")
+    header.append(f" — {fmt_points(score.gate_points)} points mis en commun")
+    if not ps.gate_met:
+        header.append("\nSans le prérequis, aucun point n'est versé.", style="red")
+    console.print(header)
     total = Text()
-    total.append(f"Total : {fmt_points(ps.points)} points = {fmt_eur(ps.euros)}", style="bold")
-    total.append(f"  (maximum {fmt_points(ps.max_points)} points = {fmt_eur(ps.max_points * score.point_value_eur)})")
-
-    todo = Text()
-    best = actions(ps, score)[:3]
-    if best:
-        todo.append("Actions les plus rentables :\n", style="bold")
-        for action in best:
-            gain = f" → +{fmt_points(action.points)} points" if action.points else ""
-            todo.append(f"  • {action.text}{gain}\n")
-    undeclared = [i for i in ps.indicators if i.declared is False]
-    if undeclared:
-        todo.append("À déclarer si vous le remplissez (forfait-agent declare ID oui) :\n", style="bold")
-        for ind in undeclared:
-            gain = "prérequis" if ind.gate else f"+{fmt_points(ind.max_points)} points"
-            todo.append(f"  • {ind.id} — {ind.label} ({gain})\n")
-
-    console.print(Panel.fit(header, title=practitioner_title(ps.rpps), title_align="left"))
-    console.print(table)
-    console.print(metrics)
+    earned = "Résultat" if finished and score.as_of >= date(score.year, 12, 31) else "Total"
+    total.append(f"{earned} : {fmt_points(ps.points)} points = {fmt_eur(ps.euros)}", style="bold")
+    total.append(f" (maximum {fmt_points(ps.max_points)} points = {fmt_eur(ps.max_points * score.point_value_eur)})")
     console.print(total)
+
+    todo = actions(ps, score, view, several=several, can_declare=can_declare)
     if todo:
-        console.print(todo)
+        title = "Ce qui a manqué (par montant)" if finished else "À faire en priorité (par montant débloqué)"
+        console.print(Text(title, style="bold"))
+        console.print(_actions_block(todo, finished))
+
+    console.print(Text("Indicateurs", style="bold"))
+    console.print(_indicators(score, ps, view))
+
+    used = [m for m in METRICS if any(m in i.metrics for i in ps.indicators)]
+    if used:
+        console.print(Text("Usages mesurés", style="bold"))
+        table = _metrics_table(ps, goals, used, finished)
+        unbounded = console.options.update_width(10_000)
+        if Measurement.get(console, unbounded, table).maximum <= console.width:
+            console.print(table)
+            legend = "│ = seuil" + ("" if finished else " ; au 31/12 : volumes attendus au rythme actuel")
+            console.print(Text(legend, style="dim"))
+        else:
+            console.print(_metrics_stacked(ps, goals, used, finished))
 
 
 @dataclass(frozen=True)
@@ -247,7 +390,7 @@ class Target:
 
     @property
     def text(self) -> str:
-        return fmt_pct(self.min_rate) if self.min_rate is not None else f"≥{NBSP}{self.min_count}"
+        return fmt_pct(self.min_rate) if self.min_rate is not None else f"≥{NNBSP}{self.min_count}"
 
     def reached(self, value: MetricValue) -> bool:
         if self.min_rate is not None:
@@ -278,37 +421,63 @@ def targets(rules: Rules) -> dict[str, Target]:
     return found
 
 
-def render_history(scores: list[Score], console: Console) -> None:
-    """Past years side by side: what each year paid (or would pay), per practitioner."""
+def render_history(scores: list[Score], console: Console, view: View | None = None) -> None:
+    """Past years one under the other, per practitioner: what each year paid (or would pay)."""
     if len(scores) < 2:
         return
-    table = Table("Praticien", *[str(s.year) for s in scores], title="Historique (points et montant par année)")
-    rpps_all = sorted({p.rpps for s in scores for p in s.practitioners})
-    for rpps in rpps_all:
-        cells = []
+    view = view or View(date.today())
+    console.print()
+    console.print(Text("Historique (points et montant par année)", style="bold"))
+    for rpps in sorted({p.rpps for s in scores for p in s.practitioners}):
+        console.print(Text(view.title(rpps)))
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True)
+        grid.add_column()
         for s in scores:
             ps = next((p for p in s.practitioners if p.rpps == rpps), None)
             if ps is None:
-                cells.append("—")
                 continue
-            scheme = "DONUM" if s.scheme == "donum" else "FS"
-            partial = " (en cours)" if s.as_of < date(s.year, 12, 31) else ""
-            cells.append(f"{fmt_points(ps.points)} pts = {fmt_eur(ps.euros)} ({scheme}){partial}")
-        table.add_row(rpps, *cells)
-    console.print(table)
+            scheme = "dotation numérique" if s.scheme == "donum" else "forfait structure"
+            partial = ", en cours" if s.as_of < date(s.year, 12, 31) else ""
+            grid.add_row(f"  {s.year}", f"{fmt_points(ps.points)} pts = {fmt_eur(ps.euros)} ({scheme}{partial})")
+        console.print(grid)
 
 
-def render_declaration(rules: Rules, sheets: list[DeclarationSheet], console: Console) -> None:
+def render_declaration(
+    rules: Rules, sheets: list[DeclarationSheet], console: Console, view: View | None = None
+) -> None:
+    """Per practitioner, each item to declare with its current answer, its proof and the exact
+    command that records it here."""
+    view = view or View(date.today())
+    season = campaign(rules, view.today)
     console.print(Text(f"Déclaration sur amelipro — {rules.title}", style="bold"))
+    console.print(Text(f"État : {season.text}."))
     if rules.campaign:
-        console.print(f"Campagne : {rules.campaign}.")
+        console.print(Text(f"Calendrier : {plain_tags(rules.campaign)}."))
+    several = len([s for s in sheets if s.rpps != UNKNOWN_PRACTITIONER]) > 1
     for sheet in sheets:
-        table = Table("À déclarer", "Réponse actuelle", "Justificatif", title=practitioner_title(sheet.rpps))
+        console.print()
+        console.print(Text(view.title(sheet.rpps), style="bold reverse"))
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True, width=1)
+        grid.add_column()
         for item in sheet.declarative:
             style = {"oui": "green", "non": "red"}.get(item.answer, "yellow")
-            label = item.label + (" (prérequis)" if item.gate else f" (+{fmt_points(item.points)} pts)")
-            table.add_row(label, Text(item.answer, style=style), item.proof or "")
-        console.print(table)
-        auto = "; ".join(f"{i.label} : {i.answer}" for i in sheet.automatic)
-        console.print(f"Calculés par l'Assurance Maladie (rien à déclarer) — notre estimation : {auto}.")
-        console.print("Pour enregistrer une réponse : forfait-agent declare ID oui|non\n")
+            body = Text(item.label, style="bold")
+            body.append(" (prérequis)" if item.gate else f" (+{fmt_points(item.points)} points)")
+            body.append("\nréponse actuelle : ")
+            body.append(item.answer, style=style)
+            body.append(f" · indicateur « {item.id} »")
+            if item.proof:
+                body.append(f"\njustificatif : {item.proof}", style="dim")
+            if season.can_declare:
+                command = declare_command(
+                    view.command, item.id, sheet.rpps, year=rules.year, today=view.today, several=several
+                )
+                body.append("\nà copier : ")
+                body.append(command, style="cyan")
+                body.append(" (ou « non »)")
+            grid.add_row("•", body)
+        console.print(grid)
+        auto = " ; ".join(f"{i.label} : {i.answer}" for i in sheet.automatic)
+        console.print(Text(f"Calculés par l'Assurance Maladie (rien à déclarer) — notre estimation : {auto}."))

@@ -7,6 +7,7 @@ to the built-in ones.
 from __future__ import annotations
 
 import tomllib
+from datetime import date
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -152,6 +153,9 @@ class Rules(BaseModel):
     source: str
     note: str | None = None
     campaign: str | None = None
+    # Declaration campaign on amelipro for this year, when a source dates it (else None).
+    campaign_opens: date | None = None
+    campaign_closes: date | None = None
     groups: list[Group] = Field(min_length=1)
     indicators: list[Indicator] = Field(min_length=1)
 

@@ -13,7 +13,7 @@ def test_demo_runs_the_whole_path_and_prints_a_french_score(home: Path):
     assert "Dotation numérique 2026" in out
     assert "Socle (prérequis)" in out
     assert "points mis en commun" in out
-    assert "€" in out and "Actions les plus rentables" in out
+    assert "€" in out and "À faire en priorité (par montant débloqué)" in out
     assert "mis en quarantaine : 12" in out  # the damaged lines of the demo journals, two years
     demo = home / "demo"
     data = score_json(demo)
@@ -76,8 +76,8 @@ def test_terminal_score_shows_gate_first_and_french_euros(home: Path, tmp_path: 
     cli(home, "scan", str(tmp_path))
     out = cli(home, "score", "--as-of", "2026-12-31").stdout
     assert out.index("Socle (prérequis)") < out.index("Autres téléservices")
-    assert "280 points = 1\u00a0960\u00a0€" in out
-    assert "1 ordonnance numérique (objectif 30\u00a0%)" in out
+    assert "280 points = 1\u202f960\u202f€" in out
+    assert "1 ordonnance numérique (objectif 30\u202f%)" in out
 
 
 def test_python_dash_m_and_version(home: Path):

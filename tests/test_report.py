@@ -8,13 +8,24 @@ import os
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
+from rich.cells import cell_len
 
-from .conftest import RPPS_A, cli, ev, score_json, write_jsonl
+from .conftest import RPPS_A, RPPS_B, cli, ev, score_json, write_jsonl
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+def flat(text: str) -> str:
+    """Terminal output with line wrapping undone: wrapped labels read as one line again."""
+    return re.sub(r"[ \n]+", " ", text)  # not str.split(): it would also eat the narrow no-break spaces
+
+
+def fmt_int(value: float) -> str:
+    return f"{round(value):,}".replace(",", "\u202f")
 
 
 def chromium() -> str:
@@ -98,9 +109,9 @@ def test_html_totals_equal_score_json_and_charts_are_svg(demo_report, tmp_path: 
         row = re.search(rf'<tr data-rpps="{p["rpps"]}">(.*?)</tr>', dom, re.S).group(1)
         points = html_lib.unescape(re.search(r'data-field="points">([^<]+)<', row).group(1))
         euros = html_lib.unescape(re.search(r'data-field="euros">([^<]+)<', row).group(1))
-        assert float(points.replace("\u00a0", "").replace(",", ".")) == p["points"]
-        assert euros.endswith("\u00a0€")
-        assert float(euros.removesuffix("\u00a0€").replace("\u00a0", "").replace(",", ".")) == p["euros"]
+        assert float(points.replace("\u202f", "").replace(",", ".")) == p["points"]
+        assert euros.endswith("\u202f€")
+        assert float(euros.removesuffix("\u202f€").replace("\u202f", "").replace(",", ".")) == p["euros"]
     assert dom.count("<svg") >= 3 * 8  # per practitioner: points per group + one chart per metric
     assert "Historique" in dom and "Déclaration sur amelipro" in dom
 
@@ -125,10 +136,10 @@ def test_report_html_option_and_declaration_helper(demo_report, tmp_path: Path):
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     text = cli(demo, "declaration").stdout
     assert "Déclaration sur amelipro" in text and "attestation de l'éditeur" in text
-    assert "Campagne" in text
+    assert "campagne de déclaration" in text and "Calendrier" in text
 
 
-def test_terminal_actions_are_ordered_by_points_per_missing_event(home: Path, tmp_path: Path):
+def test_terminal_actions_are_ordered_by_euros_then_effort(home: Path, tmp_path: Path):
     # Socle met; dematerialisation (60 pts) misses 3 forms; apCV+MSS (20 pts) misses 1 FSE apCV.
     events = [ev("declaration", "d", indicator="equipement", year=2026, value=True)]
     events += [ev("teleservice", f"t{i}", service="dmt", online=True) for i in range(5)]
@@ -136,22 +147,97 @@ def test_terminal_actions_are_ordered_by_points_per_missing_event(home: Path, tm
     events += [ev("teleservice", f"a{i}", service=s, online=False) for i, s in enumerate(["atmp", "dsg", "spe"])]
     write_jsonl(tmp_path / "e.jsonl", events)
     cli(home, "scan", str(tmp_path))
-    out = cli(home, "score", "--as-of", "2026-12-31").stdout
-    first = (
-        out.index("1 FSE avec l'appli carte Vitale (objectif ≥")
-        if "objectif ≥" in out
-        else out.index("1 FSE avec l'appli carte Vitale")
+    out = flat(cli(home, "score", "--as-of", "2026-12-31", env={"COLUMNS": "200"}).stdout)
+    first = out.index("rapporte +420\u202f€")  # 60 points = 420 € first, though it needs 3 forms
+    second = out.index("rapporte +140\u202f€")
+    assert first < second
+    assert out.index("À faire en priorité") < out.index("Indicateurs")  # actions come first
+    assert "280 points = 1\u202f960\u202f€" in out
+
+
+def test_a_missing_declaration_that_unlocks_everything_comes_first(home: Path, tmp_path: Path):
+    """Usage meets every optional indicator but the equipment is not declared: declaring it is the
+    one action that pays the whole year, with the exact command to copy for this doctor."""
+    events = [ev("teleservice", f"t{i}", service=s, online=True) for i, s in enumerate(["dmt", "pse", "aat"] * 3)]
+    events += [ev("fse", f"f{i}", vitale="apcv") for i in range(3)]
+    events += [ev("mss_message", "m", recipient="x@patient.mssante.fr")]
+    events += [ev("consultation", "c1", practitioner=RPPS_B)]
+    write_jsonl(tmp_path / "e.jsonl", events)
+    cli(home, "scan", str(tmp_path))
+    env = {"COLUMNS": "200", "FORFAIT_AGENT_TODAY": "2026-06-30"}
+    out = flat(cli(home, "score", "--practitioner", RPPS_A, env=env).stdout)
+    todo = out[out.index("À faire en priorité") : out.index("Indicateurs")]
+    first = todo.split("•")[1]
+    assert "rapporte +2\u202f100\u202f€" in first  # 280 + 20 points
+    assert "Logiciel référencé Ségur" in first and "declare equipement oui" in first
+    # Declared for this cabinet of two doctors: the command names the practitioner.
+    decl = flat(cli(home, "declaration", env=env).stdout)
+    assert f"declare equipement oui --practitioner {RPPS_A}" in decl
+    assert f"declare equipement oui --practitioner {RPPS_B}" in decl
+    assert "indicateur « equipement »" in decl
+
+
+def test_a_finished_year_reads_as_a_result_and_the_campaign_as_closed(home: Path, tmp_path: Path):
+    events = [ev("prescription", f"p{i}", at="2025-05-02T10:00:00", electronic=i < 2) for i in range(10)]
+    write_jsonl(tmp_path / "e.jsonl", events)
+    cli(home, "scan", str(tmp_path))
+    late = flat(cli(home, "score", "--year", "2025", env={"FORFAIT_AGENT_TODAY": "2026-03-01"}).stdout)
+    assert "résultat de l'année (arrêté au 31/12/2025)" in late
+    assert "d'ici le 31/12" not in late and "Au 31/12" not in late
+    assert "campagne de déclaration close (du 15/12/2025 au 08/02/2026)" in late
+    assert "Ce qui a manqué" in late and "il manquait" in late
+    assert "declare " not in late  # nothing can be declared any more
+    during = flat(cli(home, "score", "--year", "2025", env={"FORFAIT_AGENT_TODAY": "2026-01-10"}).stdout)
+    assert "campagne de déclaration ouverte, du 15/12/2025 au 08/02/2026" in during
+    assert "declare logiciel_segur oui --year 2025" in during
+    ahead = flat(
+        cli(home, "score", "--year", "2025", "--as-of", "2025-06-30", env={"FORFAIT_AGENT_TODAY": "2025-06-30"}).stdout
     )
-    second = out.index("certificat AT-MP en ligne")
-    assert first < second  # 20 points for 1 event beats 60 points for 3
-    assert "+20 points" in out and "+60 points" in out
-    assert "280 points = 1\u00a0960\u00a0€" in out
+    assert "campagne de déclaration à venir, du 15/12/2025 au 08/02/2026" in ahead
+    assert "d'ici le 31/12" in ahead
+
+
+@pytest.mark.parametrize("columns", [60, 80, 120])
+def test_terminal_score_fits_the_width_and_shows_every_label_and_value(demo_report, columns: int):
+    demo, _, score = demo_report
+    proc = cli(demo, "score", env={"COLUMNS": str(columns)})
+    lines = proc.stdout.splitlines()
+    too_wide = [line for line in lines if cell_len(line) > columns]
+    assert too_wide == []
+    text = flat(proc.stdout)
+    rules = tomllib.loads(
+        (Path(__file__).resolve().parent.parent / "rules" / f"{score['year']}.toml").read_text("utf-8")
+    )
+    labels = {i["id"]: i["label"] for i in rules["indicators"]}
+    for p in score["practitioners"]:
+        block = text[text.index(f"RPPS {p['rpps']}") :]
+        assert f"{fmt_int(p['points'])} points = {fmt_int(p['euros'])}\u202f€" in block
+        for ind in p["indicators"]:
+            assert labels[ind["id"]] in block
+        for metric in ("teletransmission", "dmp", "eprescription", "teleservice:dsg"):
+            m = p["metrics"][metric]
+            assert f"{fmt_int(m['numerator'])} / {fmt_int(m['denominator'])}" in block
+            assert f"{m['rate'] * 100:.1f}".replace(".", ",").removesuffix(",0") + "\u202f%" in block
+    assert "…" not in text  # nothing was cut
+
+
+def test_configured_names_appear_with_the_rpps(home: Path, tmp_path: Path):
+    (home / "config.toml").write_text(f'[names]\n"{RPPS_A}" = "Dr Hélène Roux"\n', encoding="utf-8")
+    write_jsonl(tmp_path / "e.jsonl", [ev("consultation", "c1")])
+    cli(home, "scan", str(tmp_path))
+    assert f"Dr Hélène Roux — RPPS {RPPS_A}" in cli(home, "score").stdout
+    html = tmp_path / "r.html"
+    cli(home, "report", "--html", str(html))
+    assert f"Dr Hélène Roux — RPPS {RPPS_A}" in html.read_text(encoding="utf-8")
+    (home / "config.toml").write_text('[names]\n"123" = "Dr X"\n', encoding="utf-8")
+    proc = cli(home, "score", check=False)
+    assert proc.returncode == 2 and "names" in proc.stderr and "11 chiffres" in proc.stderr
 
 
 def test_history_shows_the_switch_to_donum(demo_report):
     demo, _, _ = demo_report
     out = cli(demo, "report").stdout
-    assert "Historique" in out and "(FS)" in out and "(DONUM)" in out
+    assert "Historique" in out and "(forfait structure)" in out and "(dotation numérique, en cours)" in out
     data = score_json(demo, "--year", "2025")
     assert data["point_value_eur"] == 7 and all(p["max_points"] == 1115 for p in data["practitioners"])
     assert RPPS_A in {p["rpps"] for p in data["practitioners"]}
