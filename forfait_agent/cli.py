@@ -121,6 +121,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plugins", help="greffons et adaptateurs installés")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("plugin", help="pour les éditeurs : créer un greffon d'adaptateur")
+    psub = p.add_subparsers(dest="plugin_command", metavar="ACTION", parser_class=_Parser)
+    psub.required = True
+    n = psub.add_parser(
+        "new",
+        help="créer un greffon complet (adaptateur, exemple, tests) prêt à tester",
+        description="Crée le dossier forfait-agent-NOM : pyproject (extra « test »), adaptateur, fichier "
+        "d'exemple, tests du contrat, README. Ses tests passent dès la création.",
+        parents=[common],
+    )
+    n.add_argument("name", metavar="NOM", help="nom court du format, ex. : monlgc (minuscules, chiffres, tirets)")
+    n.add_argument("--dir", type=Path, default=Path(), metavar="DOSSIER", help="où créer le greffon (défaut : ici)")
+
     p = sub.add_parser("rules", help="règles annuelles")
     rsub = p.add_subparsers(dest="rules_command", metavar="ACTION", parser_class=_Parser)
     rsub.required = True
@@ -180,6 +193,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     if args.command == "rules" and args.rules_command == "check":
         return _rules_check(args.file)
+    if args.command == "plugin":
+        return _plugin_new(args.name, args.dir)
     from .app import App
 
     home = data_dir(args.data_dir)
@@ -286,6 +301,27 @@ def _print_json(data: Any) -> None:
 
 
 # -- commands ----------------------------------------------------------------------------------
+def _plugin_new(name: str, parent: Path) -> int:
+    from .scaffold import ScaffoldError, create
+
+    try:
+        root = create(name, parent)
+    except ScaffoldError as exc:
+        raise UsageError(str(exc)) from exc
+    except OSError as exc:
+        raise InputError(f"impossible de créer le greffon dans {parent} : {exc.strerror or exc}") from exc
+    source = Path(__file__).resolve().parent.parent
+    core = str(source) if (source / "pyproject.toml").is_file() else "<dossier des sources de forfait-agent>"
+    print(f"Greffon créé : {root}")
+    print("Ensuite (dans un environnement virtuel neuf, le cœur d'abord) :")
+    print(f"  cd {root}")
+    print("  python3 -m venv .venv")
+    print(f'  .venv/bin/pip install -e "{core}" -e ".[test]"')
+    print("  .venv/bin/python -m pytest")
+    print("Puis écrivez votre adaptateur : voir README.md du greffon et docs/vendors.md de forfait-agent.")
+    return 0
+
+
 def _year_and_date(app: Any, args: argparse.Namespace) -> tuple[int, date]:
     from .app import today
 
