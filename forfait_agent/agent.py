@@ -141,7 +141,9 @@ class Agent:
             if all_native
             else (self.settings.poll_interval)
         )
-        next_full = time.monotonic() + interval
+        next_full = time.monotonic() + (
+            min(interval, self.settings.settle_seconds) if self.tailer.unsettled else interval
+        )
         try:
             while not self.stop.is_set():
                 timeout = max(0.0, next_full - time.monotonic())
@@ -164,6 +166,8 @@ class Agent:
                     only = set()  # woken only to recompute the score
                 if only != set() and self._sweep(only, renamed):
                     last_new, checkpointed = time.monotonic(), False
+                if self.tailer.unsettled:  # files still being written: look again once they may have settled
+                    next_full = min(next_full, time.monotonic() + self.settings.settle_seconds)
                 report_due = self.report_stale and time.monotonic() >= self.report_written + REPORT_EVERY
                 if report_due or (self.score_due is not None and time.monotonic() >= self.score_due):
                     self.refresh_score()

@@ -27,10 +27,11 @@ from .events import Declaration, Event, EventBase, MssMessage, french_message, p
 from .fileio import open_shared
 from .privacy import Hasher, contains_patient_data, redact
 from .scoring import count_key
-from .sources import Line, Resume, identify, iter_lines, read_whole, resume_point, tail_hash
+from .sources import Chunk, Line, Resume, identify, iter_lines, iter_messages, read_whole, resume_point, tail_hash
 from .store import DeclarationRow, EventRow, FilePosition, QuarantineItem, Store
 
 BATCH_LINES = 10_000
+BATCH_BYTES = 16 << 20  # mbox messages held at most per batch
 FAILURE_THRESHOLD = 20  # consecutive unexpected adapter errors before it is disabled
 RECORD_TIMEOUT = 10.0  # seconds an adapter may spend on one record
 RAW_KEEP = 300
@@ -49,6 +50,7 @@ REASONS_FR = {
     "invalid_record": "enregistrement illisible",
     "encoding": "octets non décodables dans l'encodage attendu",
     "line_too_long": "ligne trop longue (ignorée)",
+    "not_mbox": "contenu qui n'est pas un message mbox (pas de ligne « From » qui l'ouvre)",
     "file_too_large": "fichier trop volumineux",
     "adapter_error": "erreur interne de l'adaptateur",
     "timeout": "adaptateur bloqué sur cet enregistrement (désactivé)",
@@ -201,6 +203,19 @@ class Ingestor:
             a for a in self.adapters.values() if any(fnmatch.fnmatch(name, pattern.lower()) for pattern in a.patterns)
         ]
 
+    def adapters_by_magic(self, path: Path, among: Iterable[Adapter] | None = None) -> list[Adapter]:
+        """Adapters whose `magic` starts the file (for names no pattern matches); [] when the
+        file cannot be read or is shorter than every signature."""
+        candidates = [a for a in (among if among is not None else self.adapters.values()) if a.magic]
+        if not candidates:
+            return []
+        try:
+            with open_shared(path) as handle:
+                head = handle.read(max(len(m) for a in candidates for m in a.magic))
+        except OSError:
+            return []
+        return [a for a in candidates if any(head.startswith(m) for m in a.magic)]
+
     def scan(
         self,
         paths: Iterable[Path],
@@ -215,7 +230,7 @@ class Ingestor:
         context = context or SourceContext()
         forced = self.adapters[adapter] if adapter else None
         for path in iter_files(paths, exclude):
-            candidates = [forced] if forced else self.adapters_for(path)
+            candidates = [forced] if forced else self.adapters_for(path) or self.adapters_by_magic(path)
             if not candidates:
                 report.unmatched.append(path)
                 continue
@@ -301,14 +316,22 @@ class Ingestor:
             start = resume_point(handle, ident, stored)
             if start.why in ("replaced", "truncated", "rewritten"):
                 result.restarted = start.why
-            batch: list[Line] = []
+            batch: list[Line | Chunk] = []
             last_end = start.offset
-            lines = iter_lines(
-                handle, start.offset, start.line_no, adapter.encoding, final=final, skipping=start.mid_line
-            )
-            for line in lines:
-                batch.append(line)
-                if len(batch) >= BATCH_LINES:
+            held = 0  # bytes of the messages in `batch` (mbox): memory stays bounded
+            frames: Iterator[Line | Chunk]
+            if adapter.framing == "mbox":
+                frames = iter_messages(handle, start.offset, start.line_no, final=final)
+            else:
+                frames = iter_lines(
+                    handle, start.offset, start.line_no, adapter.encoding, final=final, skipping=start.mid_line
+                )
+            for item in frames:
+                batch.append(item)
+                if isinstance(item, Chunk):
+                    held += len(item.data)
+                if len(batch) >= BATCH_LINES or held >= BATCH_BYTES:
+                    held = 0
                     self._commit_lines(path, key, adapter, context, ident, batch, result, handle, start)
                     if progress:
                         progress(batch[-1].end - last_end)
@@ -332,26 +355,23 @@ class Ingestor:
         adapter: Adapter,
         context: SourceContext,
         ident: Any,
-        batch: list[Line],
+        batch: list[Line] | list[Chunk] | list[Line | Chunk],
         result: FileResult,
         handle: Any,
         start: Resume,
     ) -> None:
         events: list[Event] = []
         bad: list[QuarantineItem] = []
-        records = [
-            Record(path=path, offset=line.offset, line_no=line.line_no, text=line.text, context=context)
-            for line in batch
-            if line.text is not None
-        ]
+        records = [line.record(path, context) for line in batch if line.error is None]
         outcomes = iter(self._guarded(adapter, records))
         pending = iter(records)
         for index, line in enumerate(batch):
-            if line.text is None:
-                code = line.error or "encoding"
+            if line.error is not None:
+                code = line.error
                 bad.append(QuarantineItem(key, line.offset, line.line_no, adapter.name, code, REASONS_FR[code], None))
                 continue
-            self._classify(adapter, key, next(pending), line.text, next(outcomes), events, bad)
+            record = next(pending)
+            self._classify(adapter, key, record, record.text, next(outcomes), events, bad)
             if adapter.name in self.disabled:
                 del batch[index + 1 :]  # the rest stays unread until the adapter works again
                 break

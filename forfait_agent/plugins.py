@@ -13,18 +13,18 @@ import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pluggy
 
 from . import hookspecs
-from .adapter import Adapter
+from .adapter import Adapter, Framing
 
 GROUP = hookspecs.PROJECT
 ENV_ALLOW = "FORFAIT_AGENT_PLUGINS"  # comma-separated allow-list of entry-point names
 ENV_DENY = "FORFAIT_AGENT_DISABLE_PLUGINS"  # comma-separated deny-list
 ENV_TRACE = "FORFAIT_AGENT_TRACE_PLUGINS"  # any value: print every hook call to stderr
-VALID_FRAMINGS = ("line", "file")
+VALID_FRAMINGS: tuple[str, ...] = get_args(Framing)
 
 
 @dataclass
@@ -62,7 +62,7 @@ def _check_adapter(adapter: Any) -> str | None:
         if not hasattr(adapter, attr):
             return f"adapter {adapter!r} has no attribute {attr!r}"
     if adapter.framing not in VALID_FRAMINGS:
-        return f"adapter {adapter.name!r}: framing must be 'line' or 'file'"
+        return f"adapter {adapter.name!r}: framing must be one of {', '.join(map(repr, VALID_FRAMINGS))}"
     if not callable(adapter.parse):
         return f"adapter {adapter.name!r}: parse is not callable"
     return None

@@ -25,6 +25,7 @@ TAIL_BYTES = 256  # bytes before the committed offset that must still be there t
 CHUNK = 1 << 20
 MAX_LINE_BYTES = 1 << 20  # a longer line is quarantined and skipped
 MAX_FILE_BYTES = 64 << 20  # whole-file records larger than this are quarantined
+MAX_RECORD_BYTES = 4 << 20  # a message of a multi-record file is cut after this (headers come first)
 
 _BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
@@ -40,6 +41,9 @@ class Line:
     error: str | None = None  # "encoding" | "line_too_long"
     raw: bytes = b""
     open: bool = False  # an over-long line whose newline has not been seen yet
+
+    def record(self, path: Path, context: SourceContext) -> Record:
+        return Record(path=path, offset=self.offset, line_no=self.line_no, text=self.text, context=context)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +219,105 @@ class _Decoder:
             return Line(offset, end, line_no, None, "encoding", raw[:200])
 
 
+@dataclass(slots=True)
+class Chunk:
+    """One record of a multi-record file (an mbox message): `data` without its separator line,
+    cut after `MAX_RECORD_BYTES` (then `truncated`); `error` when it cannot be a record."""
+
+    offset: int  # where its separator line starts
+    end: int  # where the next record starts (or the end of the file)
+    line_no: int  # 1-based rank of the message in the file
+    data: bytes
+    truncated: bool = False
+    error: str | None = None  # "not_mbox": bytes before the first separator
+    open: bool = False  # never inside a record: messages are cut only at separators
+
+    def record(self, path: Path, context: SourceContext) -> Record:
+        return Record(
+            path=path,
+            offset=self.offset,
+            line_no=self.line_no,
+            data=self.data,
+            truncated=self.truncated,
+            context=context,
+        )
+
+
+def _is_separator(buf: bytes, idx: int, before: int) -> bool:
+    """`From ` at `idx` starts a line: at the start of the file or right after a newline
+    (`before` is the byte preceding `buf`, -1 at the start of the file)."""
+    previous = buf[idx - 1] if idx else before
+    return previous in (-1, 0x0A)
+
+
+def iter_messages(handle: BinaryIO, start: int, number: int, *, final: bool, cap: int | None = None) -> Iterator[Chunk]:
+    """The messages of an mbox from `start` (the start of a message), in constant memory
+    whatever the file or message size: a message is known to be complete when the next
+    `From ` line starts; the last one only when `final` (the file has settled). Each message
+    keeps at most `cap` bytes (headers come first: they are what the events need). Bytes
+    before the first `From ` line are one `not_mbox` error chunk unless they are blank."""
+    cap = cap or MAX_RECORD_BYTES
+    before = -1  # the byte just before buf (-1 at the start of the file)
+    if start:
+        handle.seek(start - 1)
+        before = handle.read(1)[0]
+    handle.seek(start)
+    pos, buf = start, b""  # file offset of buf[0]
+    current: int | None = None  # offset of the message being collected (None: before the first)
+    kept: list[bytes] = []
+    size = 0  # bytes of the current message so far, kept or not
+    junk = False  # non-blank bytes before the first separator
+    while True:
+        chunk = handle.read(CHUNK)
+        eof = not chunk
+        buf += chunk
+        consumed, search = 0, 0
+        while (idx := buf.find(b"From ", search)) != -1:
+            search = idx + 1
+            if not _is_separator(buf, idx, before):
+                continue
+            if current is None:
+                junk = junk or bool(buf[consumed:idx].strip())
+                if junk:
+                    number += 1
+                    yield Chunk(start, pos + idx, number, b"", error="not_mbox")
+            else:
+                size = _keep(kept, size, buf[consumed:idx], cap)
+                number += 1
+                yield _chunk(current, pos + idx, number, kept, size, cap)
+            current, kept, size, consumed = pos + idx, [], 0, idx
+        # A separator may straddle two reads: hold back what could be its first 4 bytes.
+        hold = 0 if eof else min(len(buf) - max(consumed, search), 4)
+        cut = len(buf) - hold
+        if current is None:
+            junk = junk or bool(buf[consumed:cut].strip())
+        else:
+            size = _keep(kept, size, buf[consumed:cut], cap)
+        if cut:
+            before = buf[cut - 1]
+        pos, buf = pos + cut, buf[cut:]
+        if eof:
+            if final and current is not None:
+                yield _chunk(current, pos, number + 1, kept, size, cap)
+            elif final and junk:
+                yield Chunk(start, pos, number + 1, b"", error="not_mbox")
+            return
+
+
+def _keep(kept: list[bytes], size: int, data: bytes, cap: int) -> int:
+    """Append what still fits under `cap` to `kept`; return the message's size so far."""
+    room = cap - size
+    if room > 0 and data:
+        kept.append(data[:room])
+    return size + len(data)
+
+
+def _chunk(offset: int, end: int, number: int, kept: list[bytes], size: int, cap: int) -> Chunk:
+    data = b"".join(kept)
+    newline = data.find(b"\n")
+    return Chunk(offset, end, number, data[newline + 1 :] if newline != -1 else b"", truncated=size > cap)
+
+
 def read_whole(path: Path, limit: int = MAX_FILE_BYTES) -> tuple[bytes | None, Identity]:
     """A whole file for file framing, or None when it exceeds `limit` bytes."""
     with open_shared(path) as handle:
@@ -238,6 +341,13 @@ def records(adapter: Adapter, path: Path, context: SourceContext | None = None) 
         if data is None:
             raise ValueError(f"{path} is larger than the agent reads as one record")
         yield Record(path=path, offset=0, data=data, context=context)
+        return
+    if adapter.framing == "mbox":
+        with open_shared(path) as handle:
+            for message in iter_messages(handle, 0, 0, final=True):
+                if message.error:
+                    raise ValueError(f"{path}: not an mbox (no `From ` line at offset {message.offset})")
+                yield message.record(path, context)
         return
     with open_shared(path) as handle:
         for line in iter_lines(handle, 0, 0, adapter.encoding, final=True):

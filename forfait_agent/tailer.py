@@ -62,6 +62,8 @@ class Tailer:
         self._choice: dict[tuple[str | None, str], Adapter | None] = {}
         self.sweeps = 0
         self.unreadable: set[str] = set()  # folders whose listing failed, reported once
+        self._magic: dict[str, Adapter | None] = {}  # adapter chosen by content, per file
+        self.unsettled = False  # the last sweep left content to read once files settle
 
     # -- discovery -----------------------------------------------------------------------------
     def files(self, folder: WatchedFolder) -> list[tuple[str, os.stat_result, Adapter]]:
@@ -93,7 +95,7 @@ class Tailer:
                         continue
                     if not entry.is_file():
                         continue
-                    adapter = self.adapter_for(folder, entry.name)
+                    adapter = self.adapter_for(folder, entry.name) or self._by_magic(folder, path)
                     if adapter is not None:
                         found.append((path, entry.stat(), adapter))
                 except OSError:
@@ -108,6 +110,29 @@ class Tailer:
         if memo_key not in self._choice:
             self._choice[memo_key] = self._choose(folder, name)
         return self._choice[memo_key]
+
+    def _by_magic(self, folder: WatchedFolder, path: str) -> Adapter | None:
+        """The adapter a file's first bytes name when its name matches no pattern (an mbox
+        without extension). Decided once per file, when it is long enough to tell."""
+        if path not in self._magic:
+            among = [self.ingestor.adapters[folder.adapter]] if folder.adapter in self.ingestor.adapters else None
+            if folder.adapter and among is None:
+                return None
+            found = self.ingestor.adapters_by_magic(Path(path), among)
+            if len(found) > 1:
+                self.log.warning("adapter_conflict", folder=str(folder.path), adapters=[a.name for a in found])
+            elif not found and not self._long_enough(path, among):
+                return None  # maybe not written yet: look again next sweep
+            self._magic[path] = found[0] if len(found) == 1 else None
+        return self._magic[path]
+
+    def _long_enough(self, path: str, among: list[Adapter] | None) -> bool:
+        adapters = among if among is not None else self.ingestor.adapters.values()
+        longest = max((len(m) for a in adapters for m in a.magic), default=0)
+        try:
+            return os.stat(path).st_size >= longest
+        except OSError:
+            return False
 
     def _choose(self, folder: WatchedFolder, name: str) -> Adapter | None:
         adapters = self.ingestor.adapters
@@ -129,6 +154,7 @@ class Tailer:
         """Read what is new. `only` limits the sweep to paths named by watchdog events; files
         `renamed_in` were moved into place and need no settle delay."""
         self.sweeps += 1
+        self.unsettled = False
         full_check = self.sweeps % FULL_CHECK_EVERY == 0
         results = []
         now = time.monotonic()
@@ -155,6 +181,7 @@ class Tailer:
                     self.done.discard(key)
                     settled = unchanged and now - self.seen[key].since >= self.settings.settle_seconds
                     if not (settled or (renamed_in and name in renamed_in)):
+                        self.unsettled = True
                         continue
                     if previous is not None and unchanged and self._whole_done(Path(name), adapter, st):
                         self.done.add(key)
@@ -162,9 +189,13 @@ class Tailer:
                 elif unchanged and not full_check:
                     continue
                 try:
-                    results.extend(self.follow(Path(name), adapter, context, moved))
+                    read = self.follow(Path(name), adapter, context, moved)
+                    results.extend(read)
                     if adapter.framing == "file":
                         self.done.add(key)
+                    elif adapter.framing == "mbox" and read and read[-1].pending_bytes:
+                        del self.seen[key]  # its last message waits for the file to settle: look again
+                        self.unsettled = True
                 except OSError as exc:
                     self.log.warning("read_failed", folder=str(folder.path), error=exc.strerror or str(exc))
         return results
@@ -188,7 +219,10 @@ class Tailer:
             drained = self._drain_predecessor(path, stored, adapter, context)
             if drained is not None:
                 results.append(drained)
-        results.append(self.ingestor.ingest_file(path, adapter, context, final=False))
+        # An mbox's last message is complete once the file has settled; a journal's last line
+        # only once its newline is written.
+        mbox = adapter.framing == "mbox"
+        results.append(self.ingestor.ingest_file(path, adapter, context, final=mbox, settle=mbox))
         return results
 
     def _same_file(self, path: Path, stored: FilePosition) -> bool:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from forfait_agent import RecordError
 from forfait_agent.events import PATIENT_MSS_DOMAIN
+from forfait_agent.sources import iter_messages
 
-from .messages import parse_message, split_mbox
+from .messages import parse_message
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -23,10 +24,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     failed = False
     for path in args.files:
         try:
-            data = path.read_bytes()
-            raws = split_mbox(data) if data.startswith(b"From ") else [data]
-            for raw in raws:
-                m = parse_message(raw)
+            for raw, complete in _messages(path):
+                m = parse_message(raw, complete=complete)
                 domains = sorted({r.rsplit("@", 1)[1] for r in m.recipients})
                 patients = sum(r.endswith("@" + PATIENT_MSS_DOMAIN) for r in m.recipients)
                 print(
@@ -37,3 +36,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             failed = True
             print(f"{path.name} : ERREUR {exc}", file=sys.stderr)
     return 2 if failed else 0
+
+
+def _messages(path: Path) -> Iterator[tuple[bytes, bool]]:
+    """(message, complete) of an mbox (framed as the agent frames it) or of one .eml file."""
+    with path.open("rb") as handle:
+        if handle.read(5) != b"From ":
+            handle.seek(0)
+            yield handle.read(), True
+            return
+        for message in iter_messages(handle, 0, 0, final=True):
+            yield message.data, not message.truncated

@@ -3,7 +3,8 @@
 Kept: Message-ID, date, sender address (to find the practitioner), recipient addresses (the core
 keeps only their domain and "to a patient: yes/no"), whether an IHE XDM archive is attached.
 Never read: subject, body text, attached documents (the XDM zip's directory is listed, nothing
-is decompressed).
+is decompressed). A message over `MAX_FULL_PARSE` bytes (or cut by the core) is read from its
+headers only: Python's e-mail parser needs about ten times a message's size in memory.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import email
 import hashlib
 import io
-import itertools
 import re
 import zipfile
 from dataclasses import dataclass
@@ -22,7 +22,6 @@ from email.utils import getaddresses, parsedate_to_datetime
 
 from forfait_agent import RecordError
 
-_MBOX_FROM = re.compile(rb"^From [^\r\n]*\r?\n", re.MULTILINE)
 _XDM_METADATA = re.compile(r"^IHE_XDM/[^/]+/METADATA\.XML$", re.IGNORECASE)
 _TRUNCATION_DEFECTS = (
     email_errors.CloseBoundaryNotFoundDefect,
@@ -30,6 +29,8 @@ _TRUNCATION_DEFECTS = (
     email_errors.MultipartInvariantViolationDefect,
 )
 MAX_PARTS = 200
+MAX_FULL_PARSE = 4 << 20  # larger messages: headers only (memory stays bounded)
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
 MAX_DATE_CHARS = 200  # a Date header is ~40 characters; longer is junk, cut before parsing
 _COMMENT = re.compile(r"\([^()]*\)")  # innermost RFC 5322 comment; applied a few times for nesting
 _ZONE = re.compile(r"^(?:[+-]\d{4}|[A-Za-z]{1,5})$")
@@ -93,13 +94,21 @@ def parse_mail_date(value: str) -> datetime:
     return at
 
 
-def parse_message(raw: bytes) -> Message:
-    """The facts of one message; RecordError when it cannot be a complete sent message."""
-    if not raw.strip():
+def parse_message(raw: bytes, *, complete: bool = True) -> Message:
+    """The facts of one message; RecordError when it cannot be a complete sent message.
+    `complete=False`: `raw` is only the beginning of a longer message (its headers)."""
+    if not raw or raw.isspace():
         raise RecordError("message vide")
-    msg = email.message_from_bytes(raw)
-    if any(isinstance(d, _TRUNCATION_DEFECTS) for part in msg.walk() for d in part.defects):
-        raise RecordError("message tronqué (structure MIME incomplète)")
+    whole = complete and len(raw) <= MAX_FULL_PARSE
+    if whole:
+        msg = email.message_from_bytes(raw)
+        if any(isinstance(d, _TRUNCATION_DEFECTS) for part in msg.walk() for d in part.defects):
+            raise RecordError("message tronqué (structure MIME incomplète)")
+    else:
+        end = _HEADER_END.search(raw)
+        if end is None:
+            raise RecordError("en-têtes incomplets : message tronqué")
+        msg = email.message_from_bytes(raw[: end.end()])
     date_header = msg.get("Date")
     if not date_header:
         raise RecordError("en-tête Date absent : message incomplet ou tronqué")
@@ -111,20 +120,6 @@ def parse_message(raw: bytes) -> Message:
     message_id = str(msg.get("Message-ID", "")).strip().strip("<>")
     if not message_id:
         message_id = "sha256:" + hashlib.sha256(raw).hexdigest()[:32]
-    parts = list(msg.walk())[:MAX_PARTS]
+    parts = list(msg.walk())[:MAX_PARTS] if whole else []
     xdm = sum(1 for part in parts if not part.is_multipart() and _is_xdm(part))
     return Message(message_id, at, senders[0] if senders else None, tuple(recipients), xdm)
-
-
-def split_mbox(data: bytes) -> list[bytes]:
-    """The messages of an mbox file (lines starting with `From ` separate them)."""
-    starts = [m.start() for m in _MBOX_FROM.finditer(data)]
-    if not starts or data[: starts[0]].strip():
-        raise RecordError("ce fichier n'est pas une boîte mbox (pas de ligne « From » initiale)")
-    bounds = [*starts, len(data)]
-    messages = []
-    for begin, end in itertools.pairwise(bounds):
-        chunk = data[begin:end]
-        body_start = chunk.find(b"\n") + 1
-        messages.append(chunk[body_start:])
-    return messages

@@ -7,7 +7,7 @@ from typing import Any
 from forfait_agent import Adapter, Record, SourceContext, hookimpl
 from forfait_agent.events import PATIENT_MSS_DOMAIN
 
-from .messages import Message, parse_message, split_mbox
+from .messages import Message, parse_message
 
 
 def recipient_fields(address: str) -> dict[str, Any]:
@@ -52,17 +52,17 @@ class MaildirAdapter(EmlAdapter):
 
 
 class MboxAdapter(Adapter):
+    """One record per message: the core frames the mbox (incrementally, in constant memory)."""
+
     name = "mssante-mbox"
     patterns = ("*.mbox", "*.mbx")
-    framing = "file"
+    magic = (b"From ",)  # Thunderbird's « Sent » and other mbox files without an extension
+    framing = "mbox"
     encoding = "utf-8"
-    description = "Dossier « Envoyés » au format mbox (relu en entier à chaque changement ; doublons ignorés)"
+    description = "Dossier « Envoyés » au format mbox (seuls les nouveaux messages sont lus)"
 
     def parse(self, record: Record) -> list[dict[str, Any]]:
-        events = []
-        for raw in split_mbox(record.content()):
-            events.extend(message_events(parse_message(raw), record.context))
-        return events
+        return message_events(parse_message(record.content(), complete=not record.truncated), record.context)
 
 
 @hookimpl

@@ -159,8 +159,19 @@ def test_mbox_sent_folder(tmp_path: Path):
     path.write_bytes(mbox)
     fed = feed(MboxAdapter(), path, CONTEXT)
     assert [e.id for e in fed.events] == ["m0@x.mssante.fr#1", "m1@x.mssante.fr#1", "m2@x.mssante.fr#1"]
-    with pytest.raises(RecordError, match="mbox"):
-        MboxAdapter().parse(Record(path=path, offset=0, data=b"not an mbox"))
+    with pytest.raises(RecordError):
+        MboxAdapter().parse(Record(path=path, offset=0, data=b"not a message"))
+
+
+def test_a_cut_or_very_large_message_is_read_from_its_headers(tmp_path: Path):
+    raw = message(message_id="<big@x.mssante.fr>")
+    cut = raw[: raw.index(b"\n\n") + 40]  # the core kept only the beginning
+    (event,) = MboxAdapter().parse(Record(path=tmp_path / "Sent", offset=0, data=cut, truncated=True))
+    assert event["id"] == "big@x.mssante.fr#1"
+    with pytest.raises(RecordError, match="tronqué"):
+        MboxAdapter().parse(Record(path=tmp_path / "Sent", offset=0, data=raw[:60], truncated=True))
+    with pytest.raises(RecordError, match="tronqué"):  # whole and small: the MIME structure is checked
+        parse_message(cut)
 
 
 def test_maildir_file_names_are_claimed(tmp_path: Path):
