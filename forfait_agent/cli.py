@@ -62,11 +62,16 @@ def _add_global_options(parser: argparse.ArgumentParser, default: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .french import install_argparse, integer, number
+
+    install_argparse()
     parser = _Parser(
         prog="forfait-agent",
         description="Suivi en continu du forfait structure / de la dotation numérique.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}", help="afficher la version et quitter"
+    )
     _add_global_options(parser, None)
     # The same options are accepted after the command too (`score --data-dir D`); there they
     # only count when given, so they never erase what was given before the command.
@@ -82,19 +87,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     p = sub.add_parser("demo", help="données de démonstration : ingestion, score et rapport")
-    p.add_argument("--seed", type=int, default=2026, help="graine du générateur (reproductible)")
-    p.add_argument("--practitioners", type=int, default=3, choices=(1, 2, 3), help="nombre de médecins")
+    p.add_argument("--seed", type=integer, default=2026, help="graine du générateur (reproductible)")
+    p.add_argument("--practitioners", type=integer, default=3, choices=(1, 2, 3), help="nombre de médecins")
 
     p = sub.add_parser("scan", help="ingérer des fichiers ou dossiers (rattrapage), sans doublon")
-    p.add_argument("paths", nargs="+", type=Path, metavar="CHEMIN")
+    p.add_argument("paths", nargs="+", type=Path, metavar="CHEMIN", help="fichiers ou dossiers à lire")
     p.add_argument("--adapter", help="adaptateur à utiliser (sinon choisi d'après le nom du fichier)")
     p.add_argument("--practitioner", type=_rpps, help="RPPS à attribuer aux enregistrements qui n'en ont pas")
     p.add_argument("--json", action="store_true", help="résumé en JSON")
 
     for name, helptext in (("score", "le score de l'année"), ("report", "rapport lisible (terminal ou HTML)")):
         p = sub.add_parser(name, help=helptext)
-        p.add_argument("--year", type=int, help="année (défaut : année en cours)")
-        p.add_argument("--as-of", type=_date, help="date d'arrêté (défaut : aujourd'hui)")
+        p.add_argument("--year", type=integer, help="année, par exemple 2025 (défaut : année en cours)")
+        p.add_argument("--as-of", type=_date, help="date d'arrêté, AAAA-MM-JJ ou JJ/MM/AAAA (défaut : aujourd'hui)")
         p.add_argument("--practitioner", type=_rpps, help="un seul praticien (RPPS)")
         if name == "score":
             p.add_argument("--json", action="store_true", help="sortie JSON (contrat machine)")
@@ -102,24 +107,24 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--html", type=Path, metavar="FICHIER", help="écrire un rapport HTML autonome")
 
     p = sub.add_parser("declaration", help="ce qu'il faudra déclarer sur amelipro pour l'année")
-    p.add_argument("--year", type=int, help="année (défaut : année en cours)")
-    p.add_argument("--practitioner", type=_rpps)
+    p.add_argument("--year", type=integer, help="année, par exemple 2025 (défaut : année en cours)")
+    p.add_argument("--practitioner", type=_rpps, help="un seul praticien (RPPS)")
     p.set_defaults(as_of=None)
 
     sub.add_parser("open", help="ouvrir le rapport HTML du dossier des données dans le navigateur")
 
     p = sub.add_parser("declare", help="enregistrer un indicateur déclaratif (oui/non)")
-    p.add_argument("indicator", metavar="INDICATEUR")
-    p.add_argument("answer", metavar="oui|non")
-    p.add_argument("--year", type=int)
-    p.add_argument("--practitioner", type=_rpps)
+    p.add_argument("indicator", metavar="INDICATEUR", help="identifiant de l'indicateur (voir « declaration »)")
+    p.add_argument("answer", metavar="oui|non", help="votre réponse sur amelipro")
+    p.add_argument("--year", type=integer, help="année déclarée (défaut : année en cours)")
+    p.add_argument("--practitioner", type=_rpps, help="RPPS du médecin (obligatoire si le cabinet en a plusieurs)")
 
     p = sub.add_parser("attribute", help="rattacher à un RPPS les événements « inconnu » (sans relire les fichiers)")
     p.add_argument("rpps", type=_rpps, metavar="RPPS")
     p.add_argument("--folder", type=Path, metavar="DOSSIER", help="seulement ceux lus dans ce dossier")
 
     p = sub.add_parser("plugins", help="greffons et adaptateurs installés")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="liste en JSON")
 
     p = sub.add_parser("plugin", help="pour les éditeurs : créer un greffon d'adaptateur")
     psub = p.add_subparsers(dest="plugin_command", metavar="ACTION", parser_class=_Parser)
@@ -139,10 +144,14 @@ def build_parser() -> argparse.ArgumentParser:
     rsub.required = True
     rsub.add_parser("list", help="années disponibles", parents=[common])
     c = rsub.add_parser("check", help="valider un fichier de règles", parents=[common])
-    c.add_argument("file", type=Path, metavar="FICHIER")
+    c.add_argument("file", type=Path, metavar="FICHIER", help="fichier de règles TOML à valider")
 
-    p = sub.add_parser("status", help="état : agent, données, fichiers suivis, quarantaine, adaptateurs")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("status", help="état : agent, données, dossiers suivis, quarantaine, adaptateurs")
+    p.add_argument("--json", action="store_true", help="état complet en JSON")
+    p.add_argument("--fichiers", "--files", dest="files", action="store_true", help="détail fichier par fichier")
+    p.add_argument(
+        "--quarantaine", "--quarantine", dest="quarantine", action="store_true", help="chaque élément en quarantaine"
+    )
 
     p = sub.add_parser("run", help="l'agent : surveille les dossiers configurés et tient le score à jour")
     p.add_argument("--polling", action="store_true", help="forcer la scrutation périodique (partages réseau)")
@@ -158,12 +167,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--adapter", help="adaptateur imposé pour ces dossiers (sinon d'après les noms de fichiers)")
     p.add_argument("--practitioner", type=_rpps, help="RPPS par défaut (cabinet d'un seul médecin)")
-    p.add_argument("--poll-interval", type=float, default=5.0, help="secondes entre deux balayages (défaut 5)")
+    p.add_argument("--poll-interval", type=number, default=5.0, help="secondes entre deux balayages (défaut 5)")
     p.add_argument("--force", action="store_true", help="remplacer un fichier existant")
 
     p = sub.add_parser("service", help="démarrer l'agent avec la session (sans droits administrateur)")
-    p.add_argument("action", choices=("install", "uninstall", "status", "show"))
+    p.add_argument(
+        "action",
+        choices=("install", "uninstall", "status", "show"),
+        help="install : installer ; uninstall : retirer ; status : état ; show : afficher le fichier",
+    )
+    _french_metavars(parser)
     return parser
+
+
+METAVARS = {
+    "practitioner": "RPPS",
+    "year": "ANNÉE",
+    "as_of": "DATE",
+    "data_dir": "DOSSIER",
+    "config": "FICHIER",
+    "adapter": "ADAPTATEUR",
+    "seed": "N",
+    "practitioners": "N",
+    "poll_interval": "SECONDES",
+}
+
+
+def _french_metavars(parser: argparse.ArgumentParser) -> None:
+    """`--year ANNÉE` rather than argparse's `--year YEAR`, in every command's help."""
+    for action in parser._actions:
+        if action.option_strings and action.metavar is None and action.dest in METAVARS and action.nargs != 0:
+            action.metavar = METAVARS[action.dest]
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _french_metavars(child)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -187,6 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     from .config import ConfigError
+    from .french import os_error
     from .paths import data_dir
     from .rules import RulesError
     from .store import StoreError
@@ -201,7 +239,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     try:
         app = App(home, args.config, verbose=args.verbose)
     except OSError as exc:
-        raise InputError(f"dossier des données {home} inutilisable : {exc.strerror or exc}") from exc
+        raise InputError(f"dossier des données {home} inutilisable : {os_error(exc)}") from exc
     try:
         handler = {
             "demo": _demo,
@@ -228,7 +266,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         raise InputError(str(exc)) from exc
     except (OSError, sqlite3.Error) as exc:  # disk full, permissions, a locked database…
         app.log.exception("command_failed", command=args.command)
-        detail = getattr(exc, "strerror", None) or str(exc)
+        detail = os_error(exc) if isinstance(exc, OSError) else str(exc)
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         raise InputError(f"erreur d'accès aux fichiers{where} : {detail}") from exc
     finally:

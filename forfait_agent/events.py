@@ -164,6 +164,30 @@ _FRENCH = {
     "greater_than": "valeur trop petite",
     "greater_than_equal": "valeur trop petite",
     "less_than_equal": "valeur trop grande",
+    "less_than": "valeur trop grande",
+    "string_too_long": "texte trop long",
+    "too_short": "liste trop courte",
+    "too_long": "liste trop longue",
+    "dict_type": "table attendue",
+    "list_type": "liste attendue",
+    "model_type": "table attendue",
+    "model_attributes_type": "table attendue",
+    "path_type": "chemin de fichier ou de dossier attendu",
+    "date_type": "date attendue (AAAA-MM-JJ)",
+    "date_parsing": "date attendue (AAAA-MM-JJ)",
+    "date_from_datetime_parsing": "date attendue (AAAA-MM-JJ)",
+    "date_from_datetime_inexact": "date sans heure attendue",
+    "datetime_type": "date et heure attendues (ISO 8601)",
+    "datetime_parsing": "date et heure attendues (ISO 8601)",
+    "datetime_from_date_parsing": "date et heure attendues (ISO 8601)",
+    "int_from_float": "nombre entier attendu",
+    "finite_number": "nombre fini attendu",
+    "union_tag_invalid": "forme de condition non reconnue",
+    "union_tag_not_found": "forme de condition non reconnue",
+    "model_attributes_type_error": "table attendue",
+    "timezone_naive": "fuseau horaire attendu",
+    "enum": "valeur non reconnue",
+    "invalid_condition": "une condition contient l'une de ces clés : min_rate, min_count, mean_of, all, declared",
 }
 
 
@@ -172,9 +196,9 @@ def french_message(error: Any) -> str:
     if error["type"] == "value_error":
         return str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "literal_error":
-        expected = error.get("ctx", {}).get("expected", "")
+        expected = str(error.get("ctx", {}).get("expected", "")).replace(" or ", " ou ")
         return f"valeur non reconnue (attendu : {expected})" if expected else _FRENCH["literal_error"]
-    return _FRENCH.get(error["type"], str(error["msg"]))
+    return _FRENCH.get(error["type"], "valeur invalide")
 
 
 def parse_event_json(text: str | bytes) -> Event:

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from .adapter import SNIFF_BYTES, Adapter, Record, RecordError, SourceContext
 from .events import Declaration, Event, EventBase, MssMessage, french_message, parse_event
 from .fileio import open_shared
+from .french import os_error
 from .privacy import Hasher, contains_patient_data, redact
 from .scoring import count_key
 from .sources import Chunk, Line, Resume, identify, iter_lines, iter_messages, read_whole, resume_point, tail_hash
@@ -242,7 +243,7 @@ class Ingestor:
                     continue
                 result = self.ingest_file(path, candidates[0], context, final=True, progress=progress, settle=True)
             except OSError as exc:
-                report.errors.append(f"{path}: {exc.strerror or exc}")
+                report.errors.append(f"{path} : {os_error(exc)}")
                 continue
             (report.ignored if result.ignored else report.files).append(result.path if result.ignored else result)
         return report

@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from .events import SERVICES
+from .events import SERVICES, french_message
 
 BASE_METRICS = ("teletransmission", "apcv", "eprescription", "mss_patient", "dmp")
 METRICS: tuple[str, ...] = BASE_METRICS + tuple(f"teleservice:{s}" for s in SERVICES)
@@ -36,7 +36,7 @@ class RulesError(Exception):
 
 def _check_metric(value: str) -> str:
     if value not in METRICS:
-        raise ValueError(f"unknown metric {value!r}; known: {', '.join(METRICS)}")
+        raise ValueError(f"métrique inconnue « {value} » (connues : {', '.join(METRICS)})")
     return value
 
 
@@ -112,7 +112,7 @@ Condition = Annotated[
     Discriminator(
         _condition_tag,
         custom_error_type="invalid_condition",
-        custom_error_message="a condition needs one of: min_rate, min_count, mean_of, all, declared",
+        custom_error_message="une condition contient l'une de ces clés : min_rate, min_count, mean_of, all, declared",
     ),
 ]
 AllCondition.model_rebuild()
@@ -163,24 +163,24 @@ class Rules(BaseModel):
     def _consistent(self) -> Rules:
         groups = {g.id: g for g in self.groups}
         if len(groups) != len(self.groups):
-            raise ValueError("group ids must be unique")
+            raise ValueError("deux groupes ont le même id")
         gates = [g for g in self.groups if g.gate]
         if len(gates) != 1:
-            raise ValueError("exactly one group must have gate = true")
+            raise ValueError("il faut exactement un groupe avec gate = true (le prérequis)")
         if gates[0].points is None:
-            raise ValueError(f"gate group {gates[0].id!r} needs pooled points")
+            raise ValueError(f"le groupe prérequis « {gates[0].id} » doit avoir des points (mis en commun)")
         seen: set[str] = set()
         for ind in self.indicators:
             if ind.id in seen:
-                raise ValueError(f"indicator id {ind.id!r} appears twice")
+                raise ValueError(f"l'indicateur « {ind.id} » apparaît deux fois")
             seen.add(ind.id)
             group = groups.get(ind.group)
             if group is None:
-                raise ValueError(f"indicator {ind.id!r}: unknown group {ind.group!r}")
+                raise ValueError(f"indicateur « {ind.id} » : groupe inconnu « {ind.group} »")
             if group.gate and ind.points is not None:
-                raise ValueError(f"indicator {ind.id!r}: gate indicators take no points (pooled)")
+                raise ValueError(f"indicateur « {ind.id} » : pas de points dans le prérequis (ils sont mis en commun)")
             if not group.gate and ind.points is None:
-                raise ValueError(f"indicator {ind.id!r}: points are required outside the gate")
+                raise ValueError(f"indicateur « {ind.id} » : points obligatoires hors du prérequis")
         return self
 
     @cached_property
@@ -224,7 +224,7 @@ def parse_rules(text: str, origin: str) -> Rules:
     except ValidationError as exc:
         lines = [f"{origin}: {exc.error_count()} erreur(s)"]
         for err in exc.errors():
-            lines.append(f"  - {_format_loc(data, err['loc'])}: {err['msg']}")
+            lines.append(f"  - {_format_loc(data, err['loc'])} : {french_message(err)}")
         raise RulesError("\n".join(lines)) from exc
 
 
@@ -232,7 +232,9 @@ def load_rules_file(path: Path) -> Rules:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise RulesError(f"{path}: lecture impossible : {exc.strerror or exc}") from exc
+        from .french import os_error
+
+        raise RulesError(f"{path} : lecture impossible : {os_error(exc)}") from exc
     rules = parse_rules(text, str(path))
     if path.stem.isdigit() and int(path.stem) != rules.year:
         raise RulesError(f"{path}: year = {rules.year} ne correspond pas au nom du fichier")

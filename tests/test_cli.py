@@ -127,3 +127,51 @@ def test_invalid_configuration_is_explained_in_french_with_exit_2(home: Path, tm
     (home / "config.toml").write_text("default_practitioner = \n", encoding="utf-8")
     proc = cli(home, "run", check=False)
     assert proc.returncode == 2 and "TOML invalide" in proc.stderr
+
+
+ENGLISH = ("usage:", "positional arguments", "show this help", "invalid choice", "invalid int", "error:", "required")
+
+
+def test_help_and_usage_errors_are_french(home: Path):
+    for args in (["--help"], ["score", "--help"], ["declare", "--help"], ["status", "--help"], ["init", "--help"]):
+        out = cli(home, *args).stdout
+        assert out.startswith("utilisation : forfait-agent")
+        assert "afficher cette aide et quitter" in out and "options:" in out
+        assert not [word for word in ENGLISH if word in out], out
+    out = cli(home, "declare", "--help").stdout
+    assert "INDICATEUR" in out and "identifiant de l'indicateur" in out and "--practitioner" in out
+    assert "--year ANNÉE" in out and "année déclarée" in out
+    assert "--practitioner RPPS" in out and "obligatoire si le cabinet en a" in out
+    errors = {
+        ("service", "lancer"): "choix invalide « lancer » (possibles : 'install', 'uninstall', 'status', 'show')",
+        ("score", "--year", "deux-mille"): "« deux-mille » n'est pas un nombre entier valide",
+        ("declare",): "il manque : INDICATEUR, oui|non",
+        ("score", "--bogus"): "arguments non reconnus : --bogus",
+        ("score", "--year"): "option --year : une valeur est attendue",
+        ("frobnicate",): "choix invalide « frobnicate »",
+    }
+    for args, expected in errors.items():
+        proc = cli(home, *args, check=False)
+        assert proc.returncode == 1, args
+        assert proc.stderr.startswith("utilisation : forfait-agent"), proc.stderr
+        assert expected in proc.stderr, proc.stderr
+        assert "forfait-agent" in proc.stderr and not [w for w in ENGLISH if w in proc.stderr], proc.stderr
+
+
+def test_configuration_and_file_errors_are_french(home: Path, tmp_path: Path):
+    (home / "config.toml").write_text(
+        '[[folders]]\nrecursive = "peut-être"\n[names]\n"10101010101" = ""\n', encoding="utf-8"
+    )
+    proc = cli(home, "status", check=False)
+    assert proc.returncode == 2
+    assert "folders[0].path : clé obligatoire manquante" in proc.stderr
+    assert "folders[0].recursive : true ou false attendu" in proc.stderr
+    assert "names.10101010101 : texte vide" in proc.stderr
+    assert "Field required" not in proc.stderr and "Input should" not in proc.stderr
+    (home / "config.toml").write_text("[[folders]]\npath = 12\n", encoding="utf-8")
+    proc = cli(home, "status", check=False)
+    assert proc.returncode == 2 and "folders[0].path : chemin de fichier ou de dossier attendu" in proc.stderr
+    assert "Input is not a valid path" not in proc.stderr
+    (home / "config.toml").unlink()
+    proc = cli(home, "scan", str(tmp_path / "absent"), check=False)
+    assert proc.returncode == 2 and "introuvable" in proc.stderr and "No such file" not in proc.stderr

@@ -83,7 +83,7 @@ condition = { metric = "dmp", min_rate = 1.5 }
 @pytest.mark.parametrize(
     ("condition", "expected"),
     [
-        ('{ metric = "nope", min_rate = 0.1 }', "unknown metric"),
+        ('{ metric = "nope", min_rate = 0.1 }', "métrique inconnue « nope »"),
         ('{ metric = "dmp" }', "condition"),
         ("{ foo = 1 }", "min_rate, min_count, mean_of, all, declared"),
         ("{ mean_of = [], min_rate = 0.5 }", "mean_of"),
@@ -121,7 +121,7 @@ source = "test"
 condition = { declared = true }
 """
     )
-    with pytest.raises(RulesError, match="pooled"):
+    with pytest.raises(RulesError, match="mis en commun"):
         parse_rules(gate_with_points, "t.toml")
 
 
@@ -133,6 +133,18 @@ def test_rules_check_cli_exit_codes(tmp_path: Path, home: Path):
     proc = cli(home, "rules", "check", str(bad), check=False)
     assert proc.returncode == 2
     assert "2031.toml" in proc.stderr
+    # Every line is French: the key, then what is wrong with it (pydantic's English never shows).
+    assert "indicators[0] (id = x).label : clé obligatoire manquante" in proc.stderr
+    assert "Field required" not in proc.stderr and "Input should" not in proc.stderr
+    bad.write_text(BASE.replace("2030", "2031").replace('scheme = "donum"', 'scheme = "autre"'), encoding="utf-8")
+    proc = cli(home, "rules", "check", str(bad), check=False)
+    assert (
+        proc.returncode == 2
+        and "scheme : valeur non reconnue (attendu : 'forfait_structure' ou 'donum')" in proc.stderr
+    )
+    proc = cli(home, "rules", "check", str(tmp_path / "absent.toml"), check=False)
+    assert proc.returncode == 2 and "lecture impossible : fichier ou dossier introuvable" in proc.stderr
+    assert "No such file" not in proc.stderr
 
 
 def test_user_rules_folder_adds_a_year_without_a_release(home: Path):

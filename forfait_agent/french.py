@@ -1,0 +1,90 @@
+"""French for the messages people read that come from Python itself: argparse and OS errors."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+
+# argparse's own messages (its gettext msgids, Python 3.11–3.13) → French. argparse looks its `_`
+# and `ngettext` up at call time, so replacing them translates usage, help and errors alike.
+ARGPARSE = {
+    "usage: ": "utilisation : ",
+    "positional arguments": "arguments",
+    "options": "options",
+    "optional arguments": "options",
+    "show this help message and exit": "afficher cette aide et quitter",
+    "show program's version number and exit": "afficher la version et quitter",
+    "%(prog)s: error: %(message)s\n": "%(prog)s : erreur : %(message)s\n",
+    "argument %(argument_name)s: %(message)s": "option %(argument_name)s : %(message)s",
+    "invalid choice: %(value)r (choose from %(choices)s)": "choix invalide « %(value)s » (possibles : %(choices)s)",
+    "invalid choice: %(value)r, maybe you meant %(closest)r? (choose from %(choices)s)": (
+        "choix invalide « %(value)s » (possibles : %(choices)s)"
+    ),
+    "invalid %(type)s value: %(value)r": "« %(value)s » n'est pas un %(type)s valide",
+    "the following arguments are required: %s": "il manque : %s",
+    "unrecognized arguments: %s": "arguments non reconnus : %s",
+    "expected one argument": "une valeur est attendue",
+    "expected at most one argument": "une valeur au plus est attendue",
+    "expected at least one argument": "au moins une valeur est attendue",
+    "ambiguous option: %(option)s could match %(matches)s": ("option ambiguë : %(option)s peut désigner %(matches)s"),
+    "not allowed with argument %s": "incompatible avec %s",
+    "one of the arguments %s is required": "l'une de ces options est obligatoire : %s",
+    "ignored explicit argument %r": "valeur « %s » ignorée",
+    "unknown parser %(parser_name)r (choices: %(choices)s)": (
+        "commande inconnue « %(parser_name)s » (possibles : %(choices)s)"
+    ),
+    "can't open '%(filename)s': %(error)s": "impossible d'ouvrir « %(filename)s » : %(error)s",
+}
+
+
+def _gettext(message: str) -> str:
+    return ARGPARSE.get(message, message)
+
+
+def _ngettext(singular: str, plural: str, n: int) -> str:
+    return _gettext(singular if n == 1 else plural)
+
+
+def install_argparse() -> None:
+    """Make argparse speak French (usage, section titles, help of -h, every error)."""
+    argparse._ = _gettext  # type: ignore[attr-defined]
+    argparse.ngettext = _ngettext  # type: ignore[attr-defined]
+
+
+def integer(text: str) -> int:
+    return int(text)
+
+
+def number(text: str) -> float:
+    return float(text.replace(",", "."))
+
+
+# argparse names the expected type by the function's __name__ in « … n'est pas un … valide ».
+integer.__name__ = "nombre entier"
+number.__name__ = "nombre"
+
+OS_ERRORS = {
+    errno.ENOENT: "fichier ou dossier introuvable",
+    errno.EACCES: "accès refusé (droits insuffisants)",
+    errno.EPERM: "opération non permise",
+    errno.ENOSPC: "disque plein",
+    errno.EISDIR: "c'est un dossier, pas un fichier",
+    errno.ENOTDIR: "un élément du chemin n'est pas un dossier",
+    errno.EROFS: "support en lecture seule",
+    errno.EEXIST: "existe déjà",
+    errno.EBUSY: "fichier occupé par un autre programme",
+    errno.ENAMETOOLONG: "nom de fichier trop long",
+    errno.EIO: "erreur de lecture ou d'écriture du disque",
+    errno.ENOTEMPTY: "dossier non vide",
+    errno.EDQUOT: "quota de disque dépassé",
+}
+
+
+def os_error(exc: BaseException) -> str:
+    """An OSError in French ('fichier ou dossier introuvable'), never the C library's English."""
+    code = getattr(exc, "errno", None)
+    if code in OS_ERRORS:
+        return OS_ERRORS[code]
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"erreur du système ({exc.strerror})"
+    return str(exc)
