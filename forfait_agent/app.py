@@ -7,13 +7,14 @@ pipeline or the logging stack, which keeps its cold start short on an old PC.
 from __future__ import annotations
 
 import os
+import sys
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from .paths import config_path
+from .paths import COMMANDS_LOG, config_path
 from .rules import RuleBook
 from .store import Store
 
@@ -33,6 +34,35 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+NETWORK_WARNING = (
+    "le dossier des données est sur un partage réseau : la base utilise le journal classique de SQLite "
+    "(le mode WAL n'y fonctionne pas) ; un dossier local est plus sûr et plus rapide"
+)
+
+
+def secure_data_dir(home: Path, platform: str | None = None) -> list[str]:
+    """Create the data folder; on a new installation, make it readable by the user only.
+
+    POSIX does it with the umask; Windows needs an access list (a folder made under `D:\\`
+    inherits "Authenticated Users" from it). A folder that already holds other files is the
+    user's own: its permissions are left alone, with a warning.
+    """
+    from .filesystem import restrict_to_owner
+    from .privacy import SALT_FILE
+
+    created = not home.exists()
+    home.mkdir(parents=True, exist_ok=True)
+    if not (platform or sys.platform).startswith("win") or (home / SALT_FILE).exists():
+        return []
+    if not created and any(home.iterdir()):
+        return [
+            f"le dossier des données {home} contient déjà d'autres fichiers : ses droits d'accès ne sont pas "
+            "modifiés ; vérifiez que seul votre compte peut le lire"
+        ]
+    warning = restrict_to_owner(home, platform)
+    return [warning] if warning else []
+
+
 def today() -> date:
     """Today in the cabinet's time zone, whatever the machine's. FORFAIT_AGENT_TODAY (AAAA-MM-JJ)
     replaces it, so tests and demonstrations can show a given day (a closed year, a campaign)."""
@@ -43,13 +73,16 @@ def today() -> date:
 
 
 class App:
-    def __init__(self, home: Path, config: str | Path | None = None, *, verbose: bool = False) -> None:
+    def __init__(
+        self, home: Path, config: str | Path | None = None, *, verbose: bool = False, log_file: str = COMMANDS_LOG
+    ) -> None:
         if os.name == "posix":
             os.umask(0o077)  # every file the agent writes is readable by the user only
         self.home = home
-        self.home.mkdir(parents=True, exist_ok=True)
+        self.warnings = secure_data_dir(home)
         self.config_path = config_path(home, config)
         self.verbose = verbose
+        self.log_file = log_file
 
     @cached_property
     def settings(self) -> Settings:
@@ -61,11 +94,17 @@ class App:
     def log(self) -> Any:
         from .logs import configure_logging
 
-        return configure_logging(self.home, verbose=self.verbose)
+        log = configure_logging(self.home, verbose=self.verbose, log_file=self.log_file)
+        for warning in self.warnings:
+            log.warning("data_dir_warning", message=warning)
+        return log
 
     @cached_property
     def store(self) -> Store:
-        return Store(self.home)
+        store = Store(self.home)
+        if store.on_network:
+            self.warnings.append(NETWORK_WARNING)
+        return store
 
     @cached_property
     def plugins(self) -> Plugins:

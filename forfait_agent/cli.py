@@ -225,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     from .config import ConfigError
     from .french import os_error
-    from .paths import data_dir
+    from .paths import AGENT_LOG, COMMANDS_LOG, data_dir
     from .rules import RulesError
     from .store import StoreError
 
@@ -237,9 +237,13 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     home = data_dir(args.data_dir)
     try:
-        app = App(home, args.config, verbose=args.verbose)
+        app = App(
+            home, args.config, verbose=args.verbose, log_file=AGENT_LOG if args.command == "run" else COMMANDS_LOG
+        )
     except OSError as exc:
         raise InputError(f"dossier des données {home} inutilisable : {os_error(exc)}") from exc
+    for warning in app.warnings:
+        print(f"forfait-agent : attention : {warning}", file=sys.stderr)
     try:
         handler = {
             "demo": _demo,
@@ -648,6 +652,7 @@ def _status(app: Any, args: argparse.Namespace) -> int:
             {"adapter": a, "failures": f, "last_error": e, "disabled_at": d} for a, f, e, d in store.adapter_statuses()
         ],
         "plugin_errors": [{"plugin": i.name, "error": i.error} for i in app.plugins.infos if i.status == "error"],
+        "warnings": app.warnings,
     }
     if args.json:
         _print_json(data)
@@ -663,6 +668,8 @@ def _status(app: Any, args: argparse.Namespace) -> int:
     for folder, mode in data["watch_modes"].items():
         console.print(f"  surveillance de {folder} : {mode}")
     console.print(f"Dossier des données : {data['data_dir']}")
+    for warning in data["warnings"]:
+        console.print(f"[yellow]Attention : {warning}[/yellow]")
     console.print(f"Événements enregistrés : {data['events']}")
     if data["unattributed_events"]:
         console.print(

@@ -8,18 +8,29 @@ from pathlib import Path
 
 import structlog
 
+from .paths import COMMANDS_LOG
 from .privacy import redact_processor
 
-LOG_FILE = "forfait-agent.log"
+
+class YieldingRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Rotation that gives way: on Windows a log file another process holds open cannot be
+    renamed; this process then keeps appending and tries again at its next record."""
+
+    def doRollover(self) -> None:
+        try:
+            super().doRollover()
+        except OSError:
+            if self.stream is None:
+                self.stream = self._open()
 
 
-def configure_logging(home: Path, *, verbose: bool = False) -> structlog.stdlib.BoundLogger:
-    """JSON lines to `<home>/logs/forfait-agent.log` (5 × 2 MB); nothing on the console."""
+def configure_logging(
+    home: Path, *, verbose: bool = False, log_file: str = COMMANDS_LOG
+) -> structlog.stdlib.BoundLogger:
+    """JSON lines to `<home>/logs/<log_file>` (5 × 2 MB); nothing on the console."""
     log_dir = home / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    handler = logging.handlers.RotatingFileHandler(
-        log_dir / LOG_FILE, maxBytes=2_000_000, backupCount=5, encoding="utf-8"
-    )
+    handler = YieldingRotatingFileHandler(log_dir / log_file, maxBytes=2_000_000, backupCount=5, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(message)s"))
     root = logging.getLogger("forfait_agent")
     for old in list(root.handlers):

@@ -16,6 +16,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from .filesystem import is_network_path
+
 DB_FILE = "forfait-agent.sqlite3"
 
 # Forward-only migrations; index + 1 is the resulting `user_version`.
@@ -212,9 +214,11 @@ class Store:
         if not self.path.exists():
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
             os.close(fd)
+        # WAL needs memory shared between processes, which network file systems do not give.
+        self.on_network = is_network_path(self.path.parent.absolute())
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute(f"PRAGMA journal_mode={'DELETE' if self.on_network else 'WAL'}")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA busy_timeout=5000")
             # 24 MB of page cache: the hot part of the (kind, id) index stays in memory.

@@ -47,7 +47,7 @@ def test_nothing_identifying_reaches_the_database_or_the_logs(home: Path, tmp_pa
     assert report["new"] == len(events) and report["quarantined"] == 1
     cli(home, "score", "--as-of", "2026-12-31")
     written = all_written_bytes(home)
-    assert (home / "logs" / "forfait-agent.log").stat().st_size > 0
+    assert (home / "logs" / "commandes.log").stat().st_size > 0
     for nir in [*NIRS, CORSICAN]:
         assert nir[:13].encode() not in written, nir
     assert b"patient.mssante.fr" in written  # the domain is kept: "to a patient: yes"
