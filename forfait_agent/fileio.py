@@ -6,13 +6,19 @@ minutes on an old PC). Watched files are therefore opened with full sharing: `Cr
 FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, turned into a Python file through
 `msvcrt.open_osfhandle`. Paths too long for the classic Win32 API get the `\\\\?\\` prefix, so a
 deeply nested export is read rather than skipped.
+
+`open_source` also reads a rotated log that was compressed (gzip, bzip2, xz) before the agent
+drained it: offsets and fingerprints are those of the decompressed content.
 """
 
 from __future__ import annotations
 
+import bz2
 import errno
+import gzip
+import lzma
 import os
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 IS_WINDOWS = os.name == "nt"
 MAX_PATH = 260
@@ -42,6 +48,69 @@ def open_shared(path: str | os.PathLike[str]) -> BinaryIO:
     if not IS_WINDOWS:
         return open(path, "rb")
     return _open_windows(os.fspath(path))
+
+
+_COMPRESSED: tuple[tuple[bytes, Any], ...] = (
+    (b"\x1f\x8b", gzip.GzipFile),
+    (b"BZh", bz2.BZ2File),
+    (b"\xfd7zXZ\x00", lzma.LZMAFile),
+)
+
+
+class Archive:
+    """The decompressed content of a compressed file, readable and seekable like the file it
+    was (seeking backwards decompresses again from the start: archives are read once)."""
+
+    def __init__(self, stream: Any, raw: BinaryIO) -> None:
+        self._stream, self._raw = stream, raw
+
+    def read(self, size: int = -1) -> bytes:
+        return cast(bytes, self._stream.read(size))
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return cast(int, self._stream.seek(offset, whence))
+
+    def tell(self) -> int:
+        return cast(int, self._stream.tell())
+
+    def fileno(self) -> int:
+        return self._raw.fileno()
+
+    def size(self) -> int:
+        """Decompressed length (reads the whole stream once, in constant memory)."""
+        here = self.tell()
+        total = self.seek(0, os.SEEK_SET)
+        while chunk := self._stream.read(1 << 20):
+            total += len(chunk)
+        self.seek(here)
+        return total
+
+    def close(self) -> None:
+        try:
+            self._stream.close()
+        finally:
+            self._raw.close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_source(path: str | os.PathLike[str]) -> BinaryIO:
+    """`open_shared`, decompressing a gzip, bzip2 or xz file (told by its first bytes)."""
+    raw = open_shared(path)
+    try:
+        head = raw.read(6)
+        raw.seek(0)
+    except OSError:
+        raw.close()
+        raise
+    for magic, opener in _COMPRESSED:
+        if head.startswith(magic):
+            return cast(BinaryIO, Archive(opener(fileobj=raw) if opener is gzip.GzipFile else opener(raw), raw))
+    return raw
 
 
 def _open_windows(path: str) -> BinaryIO:

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from .adapter import SNIFF_BYTES, Adapter, Record, RecordError, SourceContext
 from .events import Declaration, Event, EventBase, MssMessage, french_message, parse_event
-from .fileio import open_shared
+from .fileio import open_shared, open_source
 from .french import os_error
 from .privacy import Hasher, contains_patient_data, redact
 from .scoring import count_key
@@ -51,6 +51,8 @@ REASONS_FR = {
     "invalid_record": "enregistrement illisible",
     "encoding": "octets non décodables dans l'encodage attendu",
     "line_too_long": "ligne trop longue (ignorée)",
+    "rotation_lost": "fichier remplacé avant d'avoir été lu jusqu'au bout (version précédente introuvable)",
+    "rotation_unverified": "fichier remplacé ; sa version précédente est introuvable (lignes peut-être perdues)",
     "not_mbox": "contenu qui n'est pas un message mbox (pas de ligne « From » qui l'ouvre)",
     "file_too_large": "fichier trop volumineux",
     "adapter_error": "erreur interne de l'adaptateur",
@@ -309,7 +311,7 @@ class Ingestor:
         settle: bool = False,
     ) -> None:
         key = self.file_key(path)
-        with open_shared(path) as handle:
+        with open_source(path) as handle:  # a rotated journal may have been compressed
             ident = identify(path, handle)
             if settle and final:
                 final = self.clock() - ident.mtime >= self.settle_seconds

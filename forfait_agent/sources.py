@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .adapter import Adapter, Record, SourceContext
-from .fileio import open_shared
+from .fileio import Archive, open_shared
 from .store import FilePosition
 
 FINGERPRINT_BYTES = 1024
@@ -63,7 +63,7 @@ def identify(path: Path, handle: BinaryIO) -> Identity:
     return Identity(
         dev=st.st_dev or None,
         inode=st.st_ino or None,
-        size=st.st_size,
+        size=handle.size() if isinstance(handle, Archive) else st.st_size,
         fp_len=len(head),
         fp_hash=hashlib.sha256(head).hexdigest(),
         mtime=st.st_mtime,

@@ -7,6 +7,7 @@ only while being read, so the practice software can always rename or delete them
 from __future__ import annotations
 
 import fnmatch
+import lzma
 import os
 import time
 from collections.abc import Iterator
@@ -16,10 +17,10 @@ from typing import Any
 
 from .adapter import Adapter
 from .config import Settings, WatchedFolder
-from .fileio import long_path, open_shared
+from .fileio import Archive, long_path, open_shared, open_source
 from .ingest import FileResult, Ingestor
 from .sources import prefix_hash, tail_hash
-from .store import FilePosition
+from .store import FilePosition, QuarantineItem
 
 FULL_CHECK_EVERY = 12  # sweeps between fingerprint checks of files whose size/mtime did not move
 
@@ -37,14 +38,20 @@ def _stat_key(st: os.stat_result) -> tuple[int, int]:
 
 def _holds(path: Path, stored: FilePosition) -> bool:
     """Whether `path` still holds what `stored` describes: same first bytes, at least as long,
-    same bytes just before the offset (file identity v2)."""
+    same bytes just before the offset (file identity v2). A compressed file is judged on its
+    decompressed content: a rotated journal may have been archived before it was drained."""
     try:
-        with open_shared(path) as handle:
-            size = os.fstat(handle.fileno()).st_size
-            if size < stored.offset or prefix_hash(handle, stored.fp_len) != stored.fp_hash:
+        with open_source(path) as handle:
+            if prefix_hash(handle, stored.fp_len) != stored.fp_hash:
+                return False
+            if isinstance(handle, Archive):
+                long_enough = handle.seek(stored.offset) == stored.offset and handle.tell() == stored.offset
+            else:
+                long_enough = os.fstat(handle.fileno()).st_size >= stored.offset
+            if not long_enough:
                 return False
             return not stored.tail_len or tail_hash(handle, stored.offset) == (stored.tail_len, stored.tail_hash)
-    except OSError:
+    except (OSError, EOFError, ValueError, lzma.LZMAError):  # a corrupt archive is not that file
         return False
 
 
@@ -246,7 +253,7 @@ class Tailer:
                 st = candidate.stat()
             except OSError:
                 continue
-            if st.st_size < stored.offset or not _holds(candidate, stored):
+            if not _holds(candidate, stored):
                 continue
             if stored.inode and st.st_ino == stored.inode and st.st_dev == stored.dev:
                 return candidate
@@ -276,7 +283,7 @@ class Tailer:
         the old one, wherever it went, before reading the new one from its start."""
         previous = self._find(path.parent, path, stored)
         if previous is None:
-            self.log.info("file_replaced", adapter=adapter.name, folder=str(path.parent), unread_lost=False)
+            self._report_unfound(path, stored, adapter)
             return None
         previous_key = self.ingestor.file_key(previous)
         if self.store.position(previous_key, adapter.name) is None:
@@ -284,3 +291,39 @@ class Tailer:
                 self.store.save_position(replace(stored, path=previous_key))
         self.log.info("file_rotated", adapter=adapter.name, folder=str(path.parent))
         return self.ingestor.ingest_file(previous, adapter, context, final=True)
+
+    def _report_unfound(self, path: Path, stored: FilePosition, adapter: Adapter) -> None:
+        """The file we were reading is gone (deleted, or archived in a format we cannot read).
+        Never claim that nothing was lost: bytes seen but not read are a loss, and lines written
+        after our last read may be one. Both are shown by `status`. A file rewritten in place
+        (same first bytes) was superseded, not lost: it is read again from its start."""
+        folder = str(path.parent)
+        try:
+            with open_shared(path) as handle:
+                rewritten = prefix_hash(handle, stored.fp_len) == stored.fp_hash
+        except OSError:
+            rewritten = False
+        if rewritten:
+            self.log.info("file_rewritten", adapter=adapter.name, folder=folder)
+            return
+        unread = stored.size - stored.offset
+        if unread > 0:
+            code = "rotation_lost"
+            message = (
+                f"fichier remplacé avant d'avoir été lu jusqu'au bout ; sa version précédente est introuvable "
+                f"(ni renommée ni archivée en .gz, .bz2 ou .xz) : {unread} octets non lus après l'octet "
+                f"{stored.offset} sont perdus"
+            )
+        else:
+            code = "rotation_unverified"
+            message = (
+                "fichier remplacé ; sa version précédente est introuvable (ni renommée ni archivée en .gz, "
+                f".bz2 ou .xz) : des lignes écrites après la dernière lecture (octet {stored.offset}) "
+                "ont pu être perdues"
+            )
+        item = QuarantineItem(stored.path, stored.offset, stored.line_no, adapter.name, code, message, None)
+        with self.store.transaction():
+            self.store.quarantine([item])
+        self.log.warning(
+            "file_replaced", adapter=adapter.name, folder=folder, unread_lost=True if unread > 0 else "inconnu"
+        )

@@ -3,7 +3,10 @@ unterminated and over-long lines are never half-counted; file ids of any width a
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import json
+import lzma
 import os
 import sqlite3
 from pathlib import Path
@@ -179,3 +182,61 @@ def test_ingesting_a_file_whose_id_does_not_fit_in_64_signed_bits(tmp_path: Path
     assert app.store.positions()[0].inode == inode
     assert stored_ids(app) == ["a"]
     app.close()
+
+
+@pytest.mark.parametrize(
+    ("suffix", "compress"), [(".gz", gzip.compress), (".bz2", bz2.compress), (".xz", lzma.compress)]
+)
+def test_rotation_compressed_before_draining_is_read_from_the_archive(env, suffix, compress):
+    folder, app, tailer = env
+    path = folder / "j.jsonl"
+    append(path, line("a"))
+    sweep(tailer)
+    append(path, line("b") + line("c"))  # written after our last read
+    rotated = folder / "j.jsonl.1"
+    path.rename(rotated)  # logrotate without delaycompress: renamed, then compressed at once
+    (folder / f"j.jsonl.1{suffix}").write_bytes(compress(rotated.read_bytes()))
+    rotated.unlink()
+    append(path, line("d"))
+    sweep(tailer)
+    sweep(tailer)
+    assert stored_ids(app) == ["a", "b", "c", "d"]
+    assert app.store.db.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0] == 0
+
+
+def _log(app: App) -> list[dict]:
+    text = (app.home / "logs" / "forfait-agent.log").read_text(encoding="utf-8")
+    return [json.loads(row) for row in text.splitlines() if row.startswith("{")]
+
+
+def test_rotated_file_that_cannot_be_found_is_reported_as_a_loss(env):
+    folder, app, tailer = env
+    path = folder / "j.jsonl"
+    append(path, line("a") + line("b")[:10])  # "b" half written at our last read: known unread
+    sweep(tailer)
+    append(path, line("b")[10:])
+    path.rename(folder / "j.jsonl.1")
+    (folder / "j.jsonl.1").unlink()  # compressed into a format we cannot read, or deleted
+    append(path, line("c"))
+    sweep(tailer)
+    assert stored_ids(app) == ["a", "c"]
+    (reason, message) = app.store.db.execute("SELECT reason, message FROM quarantine").fetchone()
+    assert reason == "rotation_lost" and "perdu" in message
+    lost = [e for e in _log(app) if e["event"] == "file_replaced"]
+    assert lost and lost[-1]["unread_lost"] is True and lost[-1]["level"] == "warning"
+
+
+def test_rotated_file_fully_read_but_gone_is_not_said_to_have_lost_nothing(env):
+    folder, app, tailer = env
+    path = folder / "j.jsonl"
+    append(path, line("a"))
+    sweep(tailer)
+    path.rename(folder / "j.jsonl.1")
+    (folder / "j.jsonl.1").unlink()
+    append(path, line("c"))
+    sweep(tailer)
+    assert stored_ids(app) == ["a", "c"]
+    (event,) = [e for e in _log(app) if e["event"] == "file_replaced"]
+    assert event["unread_lost"] == "inconnu"  # lines written after our last read may have been lost
+    (reason,) = app.store.db.execute("SELECT reason FROM quarantine").fetchone()
+    assert reason == "rotation_unverified"
