@@ -22,6 +22,11 @@ SCORE_EVERY = 0.25  # seconds between two score.json while events keep landing (
 SCORE_SHARE = 0.2  # share of the agent's time that scoring may take while events keep landing
 CHECKPOINT_IDLE = 300.0  # seconds without new events before the WAL is checkpointed
 REPORT_EVERY = 60.0  # seconds between two HTML reports while events keep landing
+WAIT_SLICE = 1.0  # longest uninterrupted wait: Ctrl-C / Ctrl-Break act within this
+RESTART_FIRST = 1.0  # seconds before the loop starts again after an error; doubled each time
+RESTART_MAX = 300.0
+HEALTHY_AFTER = 600.0  # a pass that ran this long without error resets the restart back-off
+BUSY_LOG_EVERY = 60.0  # seconds between two log lines while the database stays locked
 
 
 class AlreadyRunning(Exception):
@@ -114,6 +119,8 @@ class Agent:
         self.score_gap = SCORE_EVERY
         self.report_written = -REPORT_EVERY  # monotonic time of the last HTML report
         self.report_stale = False
+        self.watcher_started = False
+        self._busy_last = self._busy_next = 0.0
 
     def install_signal_handlers(self) -> None:
         def handler(signum: int, _frame: Any) -> None:
@@ -127,9 +134,74 @@ class Agent:
                 signal.signal(sig, handler)
 
     def run(self) -> None:
+        """Run until `stop` is set. Supervised: whatever goes wrong in a pass (a database held
+        by another program, a full disk, a bug) is logged with a French summary and the loop
+        starts again after a growing pause; nothing a watched file holds can end the agent."""
         self.log.info("agent_start", folders=len(self.settings.folders), pid=os.getpid())
-        self.watcher.start()
-        self.app.store.set_meta("agent_modes", json.dumps(self.watcher.modes))
+        self.app.store.should_stop = self.stop.is_set
+        self.app.store.on_busy = self._busy
+        failures = 0
+        try:
+            while not self.stop.is_set():
+                started = time.monotonic()
+                try:
+                    self._loop()
+                except Exception as exc:
+                    if self.stop.is_set():
+                        break
+                    # A pass that lasted starts the back-off over; a crash loop slows down to RESTART_MAX.
+                    failures = 1 if time.monotonic() - started >= HEALTHY_AFTER else failures + 1
+                    delay = min(RESTART_FIRST * 2 ** (failures - 1), RESTART_MAX)
+                    self.log.error(
+                        "agent_error",
+                        summary=f"Erreur inattendue ({type(exc).__name__}) : l'agent reprend dans {delay:g} s.",
+                        error=type(exc).__name__,
+                        seconds=delay,
+                        exc_info=True,
+                    )
+                    self._wait(self.stop, delay)
+        finally:
+            self.watcher.stop()
+            if self.score_due is not None or self.report_stale:
+                try:
+                    self.refresh_score(final=True)
+                except Exception:
+                    self.log.exception("final_score_failed", summary="Score final non écrit à l'arrêt.")
+            self.log.info("agent_stop")
+
+    def _busy(self, waited: float) -> None:
+        """The database is locked by another program: say so once a minute, never give up."""
+        if waited < self._busy_last:  # a new wait began
+            self._busy_next = 0.0
+        self._busy_last = waited
+        if waited < self._busy_next:
+            return
+        self._busy_next = waited + BUSY_LOG_EVERY
+        self.log.warning(
+            "database_busy",
+            seconds=round(waited, 1),
+            summary="Base de données verrouillée par un autre programme : l'agent attend qu'elle se libère.",
+        )
+
+    @staticmethod
+    def _wait(event: threading.Event, timeout: float) -> bool:
+        """`event.wait(timeout)` in slices of at most a second: Windows delivers Ctrl-C and
+        Ctrl-Break only between two slices (before Python 3.14 it cannot interrupt a wait)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if event.wait(max(0.0, min(left, WAIT_SLICE))):
+                return True
+            if left <= WAIT_SLICE:
+                return False
+
+    def _loop(self) -> None:
+        """One supervised life of the live loop: a full sweep, then wait for changes."""
+        if not self.watcher_started:
+            self.watcher.start()
+            self.watcher_started = True
+            with self.app.store.transaction():
+                self.app.store.set_meta("agent_modes", json.dumps(self.watcher.modes))
         last_new = time.monotonic()
         checkpointed = False
         self._sweep(None, set())
@@ -144,41 +216,39 @@ class Agent:
         next_full = time.monotonic() + (
             min(interval, self.settings.settle_seconds) if self.tailer.unsettled else interval
         )
-        try:
-            while not self.stop.is_set():
-                timeout = max(0.0, next_full - time.monotonic())
-                if self.score_due is not None:
-                    timeout = min(timeout, max(0.0, self.score_due - time.monotonic()))
-                if self.report_stale:
-                    timeout = min(timeout, max(0.0, self.report_written + REPORT_EVERY - time.monotonic()))
-                woke = self.watcher.wake.wait(timeout)
-                if self.stop.is_set():
-                    break
-                only: set[str] | None = None
-                renamed: set[str] = set()
-                if woke:
-                    time.sleep(DEBOUNCE)  # let the burst of 2–3 events per save arrive
-                    only, renamed = self.watcher.take()
-                if time.monotonic() >= next_full:
-                    only = None  # the periodic sweep looks at everything: events are only hints
-                    next_full = time.monotonic() + interval
-                elif not woke:
-                    only = set()  # woken only to recompute the score
-                if only != set() and self._sweep(only, renamed):
-                    last_new, checkpointed = time.monotonic(), False
-                if self.tailer.unsettled:  # files still being written: look again once they may have settled
-                    next_full = min(next_full, time.monotonic() + self.settings.settle_seconds)
-                report_due = self.report_stale and time.monotonic() >= self.report_written + REPORT_EVERY
-                if report_due or (self.score_due is not None and time.monotonic() >= self.score_due):
-                    self.refresh_score()
-                if not checkpointed and time.monotonic() - last_new > CHECKPOINT_IDLE:
-                    self.app.store.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                    checkpointed = True
-        finally:
-            self.watcher.stop()
-            if self.score_due is not None or self.report_stale:
-                self.refresh_score(final=True)
-            self.log.info("agent_stop")
+        while not self.stop.is_set():
+            timeout = max(0.0, next_full - time.monotonic())
+            if self.score_due is not None:
+                timeout = min(timeout, max(0.0, self.score_due - time.monotonic()))
+            if self.report_stale:
+                timeout = min(timeout, max(0.0, self.report_written + REPORT_EVERY - time.monotonic()))
+            resume = self.app.ingestor.next_resume()
+            if resume is not None:  # a paused adapter gets its next chance: sweep everything then
+                timeout = min(timeout, max(0.0, resume - time.monotonic()))
+                next_full = min(next_full, resume)
+            woke = self._wait(self.watcher.wake, timeout)
+            if self.stop.is_set():
+                break
+            only: set[str] | None = None
+            renamed: set[str] = set()
+            if woke:
+                time.sleep(DEBOUNCE)  # let the burst of 2–3 events per save arrive
+                only, renamed = self.watcher.take()
+            if time.monotonic() >= next_full:
+                only = None  # the periodic sweep looks at everything: events are only hints
+                next_full = time.monotonic() + interval
+            elif not woke:
+                only = set()  # woken only to recompute the score
+            if only != set() and self._sweep(only, renamed):
+                last_new, checkpointed = time.monotonic(), False
+            if self.tailer.unsettled:  # files still being written: look again once they may have settled
+                next_full = min(next_full, time.monotonic() + self.settings.settle_seconds)
+            report_due = self.report_stale and time.monotonic() >= self.report_written + REPORT_EVERY
+            if report_due or (self.score_due is not None and time.monotonic() >= self.score_due):
+                self.refresh_score()
+            if not checkpointed and time.monotonic() - last_new > CHECKPOINT_IDLE:
+                self.app.store.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                checkpointed = True
 
     def _sweep(self, only: set[str] | None, renamed: set[str]) -> int:
         results = self.tailer.sweep(only, renamed)

@@ -435,12 +435,33 @@ def _scan(app: Any, args: argparse.Namespace) -> int:
     if args.adapter and args.adapter not in app.plugins.adapters:
         known = ", ".join(sorted(app.plugins.adapters))
         raise UsageError(f"adaptateur inconnu « {args.adapter} » (disponibles : {known})")
+    _wait_for_the_database(app, app.settings.scan_lock_wait)
     report = _run_scan(app, args.paths, args.adapter, args.practitioner)
     if args.json:
         _print_json(report.as_json())
     else:
         print_scan_report(report, _console(), command_prefix(args))
     return EXIT_OK if not report.errors else EXIT_INPUT
+
+
+def _wait_for_the_database(app: Any, limit: float) -> None:
+    """A one-shot command waits at most `limit` seconds for a database another program keeps
+    locked, and says once that it is waiting."""
+    told = False
+
+    def on_busy(waited: float) -> None:
+        nonlocal told
+        if not told:
+            told = True
+            print(
+                "forfait-agent : base de données verrouillée par un autre programme, attente…",
+                file=sys.stderr,
+                flush=True,
+            )
+        app.log.warning("database_busy", seconds=round(waited, 1))
+
+    app.store.busy_limit = limit
+    app.store.on_busy = on_busy
 
 
 def _run_scan(app: Any, paths: list[Path], adapter: str | None, practitioner: str | None) -> Any:
@@ -466,7 +487,7 @@ def _run_scan(app: Any, paths: list[Path], adapter: str | None, practitioner: st
 
 
 def print_scan_report(report: Any, console: Any, command: str = "forfait-agent") -> None:
-    from .ingest import REASONS_FR
+    from .ingest import REASONS_FR, path_text
 
     summary = report.as_json()
     console.print(
@@ -483,14 +504,15 @@ def print_scan_report(report: Any, console: Any, command: str = "forfait-agent")
                 "truncated": "raccourci",
                 "rewritten": "réécrit avant la partie déjà lue",
             }[result.restarted]
-            console.print(f"  Fichier {result.path} relu depuis le début ({why}).")
+            console.print(f"  Fichier {path_text(result.path)} relu depuis le début ({why}).")
         if result.pending_bytes:
             console.print(
-                f"  Fichier {result.path} : dernière ligne inachevée ({result.pending_bytes} octets) laissée pour "
-                "une prochaine lecture — le fichier vient d'être modifié et est peut-être encore en cours d'écriture."
+                f"  Fichier {path_text(result.path)} : dernière ligne inachevée ({result.pending_bytes} octets) laissée"
+                " pour une prochaine lecture — le fichier vient d'être modifié et est peut-être encore en cours"
+                " d'écriture."
             )
     if report.unmatched:
-        names = ", ".join(p.name for p in report.unmatched[:3]) + (" …" if len(report.unmatched) > 3 else "")
+        names = ", ".join(path_text(p.name) for p in report.unmatched[:3]) + (" …" if len(report.unmatched) > 3 else "")
         console.print(f"Ignorés (aucun adaptateur ne reconnaît ce nom) : {len(report.unmatched)} fichier(s) : {names}")
     if report.ignored:
         console.print(
@@ -498,11 +520,22 @@ def print_scan_report(report: Any, console: Any, command: str = "forfait-agent")
         )
     for path, names in report.conflicts:
         console.print(
-            f"Conflit : {path.name} est revendiqué par {', '.join(names)} ; "
+            f"Conflit : {path_text(path.name)} est revendiqué par {', '.join(names)} ; "
             "précisez --adapter ou configurez le dossier."
         )
-    for error in report.errors:
-        console.print(f"Erreur : {error}", style="red")
+    unread = report.unread()
+    if unread:
+        count = report.unread_records()
+        known = all(f.unread_records is not None for f in unread)
+        console.print(
+            f"Enregistrements non lus : {count if known else f'au moins {count}'} dans {len(unread)} fichier(s)"
+            " — pas encore comptés ; relancez la commande une fois la cause corrigée, ils seront lus (jamais en"
+            " double) :",
+            style="red",
+        )
+        for result in unread:
+            how_many = "?" if result.unread_records is None else result.unread_records
+            console.print(f"  • {path_text(result.path)} : {how_many} — {result.unread}", markup=False)
     if summary["quarantined"]:
         console.print(f"Détail : {command} status (les lignes en quarantaine ne sont pas comptées).", soft_wrap=True)
 
@@ -657,12 +690,12 @@ def _status(app: Any, args: argparse.Namespace) -> int:
     if args.json:
         _print_json(data)
         return EXIT_OK
+    from .app import PARIS
+
     console = _console()
     state = f"en marche (processus {pid})" if pid else "arrêté"
     last = data["last_ingest"]
     if last:
-        from .app import PARIS
-
         last = datetime.fromisoformat(last).astimezone(PARIS).strftime("%d/%m/%Y à %H:%M:%S")
     console.print(f"Agent : {state} — dernière ingestion : {last or 'jamais'}")
     for folder, mode in data["watch_modes"].items():
@@ -689,8 +722,13 @@ def _status(app: Any, args: argparse.Namespace) -> int:
             where = f"ligne {line_no}" if line_no else f"octet {offset}"
             console.print(f"    {source}, {where} : {message}")
     for a in data["adapters"]:
-        state = "DÉSACTIVÉ" if a["disabled_at"] else "erreurs"
-        console.print(f"Adaptateur {a['adapter']} {state} ({a['failures']} erreurs) : {a['last_error']}", style="red")
+        if a["disabled_at"]:
+            since = datetime.fromisoformat(a["disabled_at"]).astimezone(PARIS).strftime("%d/%m/%Y à %H:%M")
+            state = f"EN PAUSE depuis le {since} (réessayé automatiquement ; ses fichiers attendent)"
+        else:
+            state = "a rencontré des erreurs"
+        line = f"Adaptateur {a['adapter']} {state} ({a['failures']} erreurs) : {a['last_error']}"
+        console.print(line, style="red", markup=False)
     for p in data["plugin_errors"]:
         console.print(f"Greffon {p['plugin']} en erreur : {p['error']}", style="red")
     return EXIT_OK

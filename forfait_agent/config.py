@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     poll_interval: Annotated[float, Field(gt=0.05, le=3600)] = 5.0  # sweep of polled folders
     rescan_interval: Annotated[float, Field(gt=0.05, le=86400)] = 60.0  # safety sweep of watched ones
     settle_seconds: Annotated[float, Field(ge=0, le=3600)] = 2.0
+    # How long `scan` waits for a database another program keeps locked before giving up (the
+    # agent itself waits as long as it takes).
+    scan_lock_wait: Annotated[float, Field(ge=0, le=86400)] = 600.0
 
     @classmethod
     def settings_customise_sources(

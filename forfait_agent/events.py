@@ -36,8 +36,11 @@ SERVICES = ("aat", "dmt", "pse", "atmp", "spe", "dsg")
 def _paris(value: datetime) -> datetime:
     """Naive datetimes are cabinet local time; aware ones are converted to it."""
     if value.tzinfo is None:
-        return value.replace(tzinfo=PARIS)
-    return value.astimezone(PARIS)
+        value = value.replace(tzinfo=PARIS)
+    try:  # year 9999 at UTC-12 is year 10000 in Paris; year 1 at UTC+14 is year 0
+        return value.astimezone(PARIS)
+    except OverflowError:
+        raise ValueError("date hors des années possibles") from None
 
 
 def normalize_rpps(value: Any) -> Any:

@@ -9,9 +9,14 @@ from __future__ import annotations
 import fnmatch
 import gc
 import json
+import os
 import queue
+import sqlite3
+import struct
 import threading
 import time
+import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -29,13 +34,43 @@ from .french import os_error
 from .privacy import Hasher, contains_patient_data, redact
 from .scoring import count_key
 from .sources import Chunk, Line, Resume, identify, iter_lines, iter_messages, read_whole, resume_point, tail_hash
-from .store import DeclarationRow, EventRow, FilePosition, QuarantineItem, Store
+from .store import DeclarationRow, EventRow, FilePosition, QuarantineItem, Store, StoreBusy, StoreError
 
 BATCH_LINES = 10_000
 BATCH_BYTES = 16 << 20  # mbox messages held at most per batch
-FAILURE_THRESHOLD = 20  # consecutive unexpected adapter errors before it is disabled
+FAILURE_THRESHOLD = 20  # consecutive unexpected adapter errors before it is paused
+MAX_HUNG = 3  # records an adapter may still be stuck on (abandoned threads) before it is paused
+PAUSE_FIRST = 30.0  # seconds of the first pause of a failing adapter; doubled at each new pause
+PAUSE_MAX = 3600.0
 RECORD_TIMEOUT = 10.0  # seconds an adapter may spend on one record
 RAW_KEEP = 300
+MESSAGE_KEEP = 300
+# What bad input makes library code raise (a date out of range, a corrupt or encrypted zip member,
+# an unknown compression method, deep nesting, a missing key…): the record is quarantined and the
+# adapter is not suspected. Anything else (TypeError, AttributeError…) looks like a bug in the
+# adapter and counts towards pausing it.
+DATA_ERRORS: tuple[type[Exception], ...] = (
+    ValueError,
+    OverflowError,
+    LookupError,
+    RuntimeError,  # also RecursionError, NotImplementedError, zipfile's "password required"
+    EOFError,
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    struct.error,
+)
+# What SQLite refuses in one record's values (text that is not valid Unicode, an integer beyond
+# 64 bits, a string too big…): that record alone is quarantined. Other database errors (disk
+# full, locked, corrupt) concern every record: nothing is consumed and the caller retries.
+BINDING_ERRORS: tuple[type[Exception], ...] = (
+    ValueError,
+    OverflowError,
+    TypeError,
+    sqlite3.InterfaceError,
+    sqlite3.DataError,
+    sqlite3.IntegrityError,
+)
 # Keys of a canonical line that may identify a patient: dropped before a bad line is kept.
 PATIENT_KEYS = frozenset(
     {"patient", "recipient", "nom", "prenom", "prénom", "name", "birth", "naissance", "nir", "ins"}
@@ -56,8 +91,25 @@ REASONS_FR = {
     "not_mbox": "contenu qui n'est pas un message mbox (pas de ligne « From » qui l'ouvre)",
     "file_too_large": "fichier trop volumineux",
     "adapter_error": "erreur interne de l'adaptateur",
-    "timeout": "adaptateur bloqué sur cet enregistrement (désactivé)",
+    "timeout": "adaptateur bloqué sur cet enregistrement",
+    "internal_error": "enregistrement impossible à enregistrer",
 }
+
+
+def path_text(path: str | os.PathLike[str]) -> str:
+    """A path as text that SQLite, JSON and every console accept. A name that is not valid
+    UTF-8 (raw bytes on POSIX, a lone surrogate on Windows) shows its odd bytes as `\\xNN`."""
+    text = os.fspath(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(text).decode("utf-8", "backslashreplace")
+    return text
+
+
+def _clean(text: str) -> str:
+    """Text that can always be stored (an exception may quote undecodable input)."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def kept_raw(raw: str | None) -> str | None:
@@ -68,11 +120,12 @@ def kept_raw(raw: str | None) -> str | None:
         return None
     try:
         data = json.loads(raw)
-    except ValueError:
+        if not isinstance(data, dict):
+            return None
+        text = json.dumps({k: v for k, v in data.items() if str(k).lower() not in PATIENT_KEYS}, ensure_ascii=False)
+        text.encode("utf-8")  # a lone surrogate (`\ud800` in the JSON) cannot be stored
+    except (ValueError, RecursionError):  # not JSON, nested beyond what Python can walk, odd text
         return None
-    if not isinstance(data, dict):
-        return None
-    text = json.dumps({k: v for k, v in data.items() if str(k).lower() not in PATIENT_KEYS}, ensure_ascii=False)
     return None if contains_patient_data(text) else text[:RAW_KEEP]
 
 
@@ -99,15 +152,18 @@ def explain(exc: Exception) -> tuple[str, str]:
         name = _field(loc)
         if kind == "missing":
             return "missing_field", f"champ obligatoire manquant : « {name} »"
-        if kind.startswith(("datetime", "date")):
-            return "invalid_date", f"date invalide dans « {name} »"
+        if kind.startswith(("datetime", "date")) or name == "at":
+            detail = f" : {french_message(err)}" if kind == "value_error" else ""
+            return "invalid_date", f"date invalide dans « {name} »{detail}"
         return "invalid_field", f"valeur invalide pour « {name} » : {french_message(err)}"
     if isinstance(exc, TimeoutError):
         return "timeout", f"{REASONS_FR['timeout']} ({exc})"
     if isinstance(exc, UnicodeDecodeError):
         return "encoding", REASONS_FR["encoding"]
-    if isinstance(exc, RecordError | ValueError):
+    if isinstance(exc, RecordError) or type(exc) is ValueError:
         return "invalid_record", f"enregistrement illisible : {exc}"
+    if isinstance(exc, DATA_ERRORS):
+        return "invalid_record", f"enregistrement illisible ({type(exc).__name__}) : {exc}"
     return "adapter_error", f"erreur de l'adaptateur : {type(exc).__name__}: {exc}"
 
 
@@ -123,6 +179,8 @@ class FileResult:
     restarted: str | None = None  # "replaced" | "truncated" | "rewritten": read again from 0
     pending_bytes: int = 0  # an unterminated last line left for later: the file may still grow
     ignored: bool = False  # the adapter did not claim the file's content (Adapter.claims)
+    unread: str | None = None  # why the file was not read to its end (French); retried later
+    unread_records: int | None = None  # how many records that left unread, when counted
 
 
 @dataclass
@@ -142,6 +200,13 @@ class ScanReport:
             total.update(f.reasons)
         return total
 
+    def unread(self) -> list[FileResult]:
+        """Files not read to their end: the scan did not do all its work (exit 2)."""
+        return [f for f in self.files if f.unread]
+
+    def unread_records(self) -> int:
+        return sum(f.unread_records or 0 for f in self.unread())
+
     def as_json(self) -> dict[str, Any]:
         return {
             "files": len(self.files),
@@ -151,14 +216,45 @@ class ScanReport:
             "quarantined": self.total("quarantined"),
             "pending_bytes": self.total("pending_bytes"),
             "reasons": dict(self.reasons()),
-            "unmatched": [str(p) for p in self.unmatched],
+            "unread": self.unread_records(),
+            "unread_files": [
+                {"path": path_text(f.path), "records": f.unread_records, "reason": f.unread} for f in self.unread()
+            ],
+            "unmatched": [path_text(p) for p in self.unmatched],
             "ignored": len(self.ignored),  # a count: names of per-document files may name the patient
             "errors": self.errors,
         }
 
 
+class AdapterExit(Exception):
+    """An adapter raised SystemExit or another BaseException: counted as an adapter failure."""
+
+
+@dataclass(slots=True)
+class _Parsed:
+    """The events of one record and where it is: if storing them fails, it is quarantined alone."""
+
+    offset: int
+    line_no: int | None
+    events: list[Event]
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """A failing adapter rests until `until` (monotonic), then gets one more chance."""
+
+    until: float
+    seconds: float
+    reason: str
+
+
 class Ingestor:
-    """Feeds files through adapters into the store. One instance per writer process."""
+    """Feeds files through adapters into the store. One instance per writer process.
+
+    Every record takes one guarded path: whatever an adapter or the core raises while handling
+    it, that record alone is quarantined with a reason. An adapter that keeps failing is paused
+    with a growing back-off and retried, never dropped; what it leaves unread stays unread (the
+    committed offset stops before it) until it works again."""
 
     def __init__(
         self,
@@ -171,6 +267,8 @@ class Ingestor:
         record_timeout: float = RECORD_TIMEOUT,
         settle_seconds: float = 2.0,
         clock: Callable[[], float] = time.time,
+        pause_first: float = PAUSE_FIRST,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.adapters = dict(adapters)
@@ -181,23 +279,39 @@ class Ingestor:
         # A file modified less than `settle_seconds` ago (by `clock`, wall time like mtimes)
         # may still be written: a one-shot scan leaves its unterminated last line alone.
         self.settle_seconds = settle_seconds
+        self.pause_first = pause_first
+        self.timer = timer  # monotonic: when paused adapters get their next chance
         self.clock = clock
         self.failures: Counter[str] = Counter()
         self._workers: dict[str, _Worker] = {}
+        self._hung: dict[str, list[threading.Thread]] = {}
         # Set by the live agent: checked between batches so that a long backfill stops promptly.
         self.should_stop: Callable[[], bool] = lambda: False
-        # Disabled for this process only: the next start (often with a fixed plugin) retries.
-        self.disabled: dict[str, str] = {}
+        # In memory only: a restart (often with a fixed plugin) tries again at once.
+        self.pauses: dict[str, Pause] = {}
+        self._flagged: set[str] | None = None  # adapters the store shows as paused, cleared on success
+
+    def paused(self, name: str) -> Pause | None:
+        """The pause an adapter is serving now, if any."""
+        pause = self.pauses.get(name)
+        return pause if pause is not None and self.timer() < pause.until else None
+
+    def next_resume(self) -> float | None:
+        """When (monotonic) the next paused adapter gets its new chance."""
+        now = self.timer()
+        ends = [p.until for p in self.pauses.values() if p.until > now]
+        return min(ends) if ends else None
 
     def file_key(self, path: Path, framing: str = "line") -> str:
         """How a file is named in the store. One file per document or message (framing "file")
         is often named after its patient, which no pattern can detect: its name is always
         hashed. A journal keeps its name (the user needs it in `status`) unless a NIR or a
-        patient address shows in it."""
+        patient address shows in it. Names that are not valid UTF-8 are stored escaped."""
         resolved = path.resolve()
-        if framing == "file" or contains_patient_data(resolved.name):
-            return str(resolved.with_name(f"h-{self.hasher(resolved.name)}"))
-        return str(resolved)
+        name = path_text(resolved.name)
+        if framing == "file" or contains_patient_data(name):
+            return path_text(resolved.with_name(f"h-{self.hasher(name)}"))
+        return path_text(resolved)
 
     # -- adapter choice ------------------------------------------------------------------------
     def adapters_for(self, path: Path) -> list[Adapter]:
@@ -228,7 +342,8 @@ class Ingestor:
         progress: Callable[[int], None] | None = None,
         exclude: Path | None = None,
     ) -> ScanReport:
-        """One-shot ingest of files and folders (recursively), idempotent."""
+        """One-shot ingest of files and folders (recursively), idempotent. A file that could not
+        be read to its end is in `report.unread()` with how many records it left and why."""
         report = ScanReport()
         context = context or SourceContext()
         forced = self.adapters[adapter] if adapter else None
@@ -244,10 +359,18 @@ class Ingestor:
                     report.conflicts.append((path, [a.name for a in candidates]))
                     continue
                 result = self.ingest_file(path, candidates[0], context, final=True, progress=progress, settle=True)
-            except OSError as exc:
-                report.errors.append(f"{path} : {os_error(exc)}")
+            except StoreBusy:
+                raise  # every other file would wait as long: the command stops and says so
+            except Exception as exc:  # the store failed (disk full…), a file vanished: this file is unread
+                self.log.exception("file_unread", adapter=candidates[0].name, folder=path_text(path.parent))
+                result = FileResult(path, candidates[0].name, unread=_file_error(exc))
+            if result.ignored:
+                report.ignored.append(result.path)
                 continue
-            (report.ignored if result.ignored else report.files).append(result.path if result.ignored else result)
+            if result.unread:
+                result.unread_records = self.count_unread(path, candidates[0])
+                report.errors.append(f"{path_text(path)} : {result.unread}")
+            report.files.append(result)
         return report
 
     def claims(self, adapter: Adapter, path: Path) -> bool:
@@ -264,6 +387,25 @@ class Ingestor:
             self.log.warning("adapter_claims_failed", adapter=adapter.name, error=type(exc).__name__)
             return True
 
+    def count_unread(self, path: Path, adapter: Adapter) -> int | None:
+        """Records of a file after its committed position (None when the file cannot be read)."""
+        try:
+            if adapter.framing == "file":
+                return 1
+            with open_shared(path) as handle:
+                ident = identify(path, handle)
+                start = resume_point(handle, ident, self.store.position(self.file_key(path), adapter.name))
+                frames: Iterator[Line | Chunk] = (
+                    iter_messages(handle, start.offset, start.line_no, final=True)
+                    if adapter.framing == "mbox"
+                    else iter_lines(
+                        handle, start.offset, start.line_no, adapter.encoding, final=True, skipping=start.mid_line
+                    )
+                )
+                return sum(1 for _ in frames)
+        except Exception:  # noqa: BLE001 - only a count for the message
+            return None
+
     # -- one file ------------------------------------------------------------------------------
     def ingest_file(
         self,
@@ -276,23 +418,38 @@ class Ingestor:
         settle: bool = False,
     ) -> FileResult:
         """Read what is new in `path`. `final`: the file is finished, its unterminated last line
-        is a record too — unless `settle` and the file changed within `settle_seconds`."""
+        is a record too — unless `settle` and the file changed within `settle_seconds`. Never
+        raises for what the file holds or for a failing adapter (`result.unread` says why it
+        stopped early); a database error (locked beyond the wait, disk full) propagates, with
+        nothing consumed."""
         result = FileResult(path, adapter.name)
-        if adapter.name in self.disabled:
+        if pause := self.paused(adapter.name):
+            result.unread = _paused_message(adapter.name, pause)
             return result
-        if not self.claims(adapter, path):
-            result.ignored = True
-            self.log.info("file_ignored", adapter=adapter.name, folder=str(path.parent))
+        try:
+            if not self.claims(adapter, path):
+                result.ignored = True
+                self.log.info("file_ignored", adapter=adapter.name, folder=path_text(path.parent))
+                return result
+            with _fewer_gc_passes():
+                if adapter.framing == "file":
+                    self._ingest_whole(path, adapter, context, result)
+                else:
+                    self._ingest_lines(path, adapter, context, result, final, progress, settle)
+        except Exception as exc:  # isolation: this file waits, the others go on
+            if isinstance(exc, StoreError) or (isinstance(exc, sqlite3.Error) and not isinstance(exc, BINDING_ERRORS)):
+                raise  # the store itself failed (locked beyond the wait, disk full): nothing was consumed
+            self.log.warning(
+                "file_unread", adapter=adapter.name, folder=path_text(path.parent), error=type(exc).__name__
+            )
+            result.unread = _file_error(exc)
             return result
-        with _fewer_gc_passes():
-            if adapter.framing == "file":
-                self._ingest_whole(path, adapter, context, result)
-            else:
-                self._ingest_lines(path, adapter, context, result, final, progress, settle)
+        if result.unread is None and (pause := self.paused(adapter.name)):
+            result.unread = _paused_message(adapter.name, pause)
         self.log.info(
             "file_ingested",
             adapter=adapter.name,
-            folder=str(path.parent),
+            folder=path_text(path.parent),
             records=result.records,
             new=result.new,
             known=result.known,
@@ -341,7 +498,7 @@ class Ingestor:
                     last = batch[-1]
                     last_end, start = last.end, Resume(last.end, last.line_no, last.open, "resume")
                     batch = []
-                    if adapter.name in self.disabled or self.should_stop():
+                    if self.paused(adapter.name) or self.should_stop():
                         return
             if batch or start.why != "resume":
                 self._commit_lines(path, key, adapter, context, ident, batch, result, handle, start)
@@ -363,19 +520,22 @@ class Ingestor:
         handle: Any,
         start: Resume,
     ) -> None:
-        events: list[Event] = []
+        parsed: list[_Parsed] = []
         bad: list[QuarantineItem] = []
         records = [line.record(path, context) for line in batch if line.error is None]
-        outcomes = iter(self._guarded(adapter, records))
-        pending = iter(records)
+        outcomes: list[list[Event] | Exception] = []
+        done = first = 0  # records classified; index in `records` of outcomes[0]
         for index, line in enumerate(batch):
             if line.error is not None:
                 code = line.error
                 bad.append(QuarantineItem(key, line.offset, line.line_no, adapter.name, code, REASONS_FR[code], None))
                 continue
-            record = next(pending)
-            self._classify(adapter, key, record, record.text, next(outcomes), events, bad)
-            if adapter.name in self.disabled:
+            if done - first >= len(outcomes):  # first record, or the one after a record the adapter hung on
+                first, outcomes = done, self._guarded(adapter, records[done:])
+            record = records[done]
+            self._classify(adapter, key, record, record.text, outcomes[done - first], parsed, bad)
+            done += 1
+            if self.pauses and self.paused(adapter.name):
                 del batch[index + 1 :]  # the rest stays unread until the adapter works again
                 break
         end = batch[-1].end if batch else start.offset
@@ -397,7 +557,7 @@ class Ingestor:
             tail,
             mid_line,
         )
-        self._write(events, bad, result, position)
+        self._write(adapter.name, key, parsed, bad, result, position)
         result.records += len(batch)
 
     def _ingest_whole(self, path: Path, adapter: Adapter, context: SourceContext, result: FileResult) -> None:
@@ -409,7 +569,7 @@ class Ingestor:
         position = FilePosition(
             0, key, adapter.name, ident.dev, ident.inode, ident.fp_len, ident.fp_hash, ident.size, 0, ident.size
         )
-        events: list[Event] = []
+        parsed: list[_Parsed] = []
         bad: list[QuarantineItem] = []
         if data is None:
             bad.append(
@@ -426,9 +586,11 @@ class Ingestor:
         else:
             record = Record(path=path, offset=0, data=data, context=context)
             (outcome,) = self._guarded(adapter, [record])
-            self._classify(adapter, key, record, None, outcome, events, bad)
+            self._classify(adapter, key, record, None, outcome, parsed, bad)
+            if self.paused(adapter.name):
+                return  # this file is read again when the adapter gets its next chance
         result.records += 1
-        self._write(events, bad, result, position)
+        self._write(adapter.name, key, parsed, bad, result, position)
 
     @staticmethod
     def _call(adapter: Adapter, record: Record) -> list[Event] | Exception:
@@ -436,6 +598,8 @@ class Ingestor:
             return [e if isinstance(e, EventBase) else parse_event(dict(e)) for e in adapter.parse(record)]
         except Exception as exc:  # noqa: BLE001 - isolation: any adapter error is contained
             return exc
+        except BaseException as exc:  # noqa: BLE001 - sys.exit() in a plugin would end its worker thread silently
+            return AdapterExit(f"l'adaptateur a voulu arrêter le programme ({type(exc).__name__})")
 
     def _guarded(self, adapter: Adapter, records: list[Record]) -> list[list[Event] | Exception]:
         """Parse records on the adapter's worker thread, so that an adapter stuck on one record
@@ -464,6 +628,7 @@ class Ingestor:
                 count, since = len(outcomes), time.monotonic()
             elif time.monotonic() - since >= self.record_timeout:
                 del self._workers[adapter.name]
+                self._hung.setdefault(adapter.name, []).append(worker.thread)
                 finished = outcomes[:count]  # the abandoned thread may still append: copy
                 self.log.error("adapter_hung", adapter=adapter.name, seconds=self.record_timeout)
                 return [*finished, TimeoutError(f"aucune réponse en {self.record_timeout:g} s")]
@@ -476,53 +641,143 @@ class Ingestor:
         record: Record,
         raw: str | None,
         outcome: list[Event] | Exception,
-        events: list[Event],
+        parsed: list[_Parsed],
         bad: list[QuarantineItem],
     ) -> None:
         if not isinstance(outcome, Exception):
-            self.failures[adapter.name] = 0
-            events.extend(outcome)
+            if self.failures[adapter.name] or adapter.name in self.pauses or self._is_flagged(adapter.name):
+                self._adapter_ok(adapter.name)
+            parsed.append(_Parsed(record.offset, record.line_no, outcome))
             return
-        code, message = explain(outcome)
-        message = redact(message)  # an adapter may quote the offending value: it could be a NIR
-        keep = kept_raw(raw) if adapter.name == "jsonl" else None
-        bad.append(QuarantineItem(key, record.offset, record.line_no, adapter.name, code, message, keep))
-        if isinstance(outcome, TimeoutError):
-            self._adapter_failed(adapter, message, disable=True)
-        elif code == "adapter_error":
-            self._adapter_failed(adapter, message)
-        else:
+        item = self._quarantine_item(adapter.name, key, record.offset, record.line_no, outcome, raw)
+        bad.append(item)
+        if item.reason in ("adapter_error", "timeout"):
+            self._adapter_failed(adapter.name, item.message)
+        else:  # bad input is not the adapter's fault
             self.failures[adapter.name] = 0
 
-    def _adapter_failed(self, adapter: Adapter, message: str, *, disable: bool = False) -> None:
-        self.failures[adapter.name] += 1
-        disabled = disable or self.failures[adapter.name] >= self.failure_threshold
+    def _quarantine_item(
+        self,
+        adapter: str,
+        key: str,
+        offset: int,
+        line_no: int | None,
+        exc: Exception,
+        raw: str | None = None,
+        *,
+        internal: bool = False,
+    ) -> QuarantineItem:
+        """A quarantine row for a record, built whatever the exception holds. `internal`: the
+        core, not the adapter, failed on it."""
+        code, message = "internal_error", f"{REASONS_FR['internal_error']} ({type(exc).__name__})"
+        if not internal:
+            try:
+                code, message = explain(exc)
+                # An adapter may quote the offending value: it could be a NIR.
+                message = redact(_clean(message[: MESSAGE_KEEP * 4]))[:MESSAGE_KEEP]
+            except Exception:  # noqa: BLE001 - explaining must not be what fails
+                code, message = "adapter_error", f"{REASONS_FR['adapter_error']} ({type(exc).__name__})"
+        keep = kept_raw(raw) if adapter == "jsonl" else None
+        return QuarantineItem(key, offset, line_no, adapter, code, message, keep)
+
+    def _is_flagged(self, name: str) -> bool:
+        if self._flagged is None:
+            self._flagged = {a for a, _, _, paused_at in self.store.adapter_statuses() if paused_at}
+        return name in self._flagged
+
+    def _adapter_ok(self, name: str) -> None:
+        """An adapter that had failed handles a record again: forget its failures and pause."""
+        self.failures[name] = 0
+        if self.pauses.pop(name, None) is not None or self._is_flagged(name):
+            with self.store.transaction():
+                self.store.clear_adapter_pause(name)
+            assert self._flagged is not None
+            self._flagged.discard(name)
+            self.log.info("adapter_resumed", adapter=name)
+
+    def _adapter_failed(self, name: str, message: str) -> None:
+        self.failures[name] += 1
+        hung = [t for t in self._hung.get(name, []) if t.is_alive()]
+        self._hung[name] = hung
+        pause = self.failures[name] >= self.failure_threshold or len(hung) >= MAX_HUNG
         with self.store.transaction():
-            self.store.record_adapter_failure(adapter.name, message, disabled)
-        if disabled and adapter.name not in self.disabled:
-            self.disabled[adapter.name] = message
-            self.log.error("adapter_disabled", adapter=adapter.name, failures=self.failures[adapter.name])
+            self.store.record_adapter_failure(name, message, pause)
+        if not pause or self.paused(name):
+            return
+        previous = self.pauses.get(name)
+        seconds = min(previous.seconds * 2, PAUSE_MAX) if previous else self.pause_first
+        self.pauses[name] = Pause(self.timer() + seconds, seconds, message)
+        if self._flagged is not None:
+            self._flagged.add(name)
+        self.log.error("adapter_paused", adapter=name, failures=self.failures[name], hung=len(hung), seconds=seconds)
 
     def _write(
-        self, events: list[Event], bad: list[QuarantineItem], result: FileResult, position: FilePosition
+        self,
+        adapter: str,
+        key: str,
+        parsed: list[_Parsed],
+        bad: list[QuarantineItem],
+        result: FileResult,
+        position: FilePosition,
     ) -> None:
+        """Store a batch and its file position in one transaction. If SQLite refuses a value of
+        one record, the batch is stored again record by record and that record is quarantined."""
+        try:
+            new, stored, failed = self._store(adapter, key, parsed, bad, position, careful=False)
+        except BINDING_ERRORS:
+            new, stored, failed = self._store(adapter, key, parsed, bad, position, careful=True)
+        result.new += new
+        result.known += stored - new
+        result.quarantined += len(bad) + len(failed)
+        result.reasons.update(q.reason for q in (*bad, *failed))
+
+    def _store(
+        self,
+        adapter: str,
+        key: str,
+        parsed: list[_Parsed],
+        bad: list[QuarantineItem],
+        position: FilePosition,
+        *,
+        careful: bool,
+    ) -> tuple[int, int, list[QuarantineItem]]:
+        failed: list[QuarantineItem] = []
+        new = stored = 0
         with self.store.transaction():
             file_id = self.store.save_position(position)
             rows: list[EventRow] = []
             declarations: list[DeclarationRow] = []
-            for event in events:
-                if isinstance(event, Declaration):
-                    declarations.append(self.declaration_row(event))
-                else:
-                    rows.append(self.event_row(event, file_id))
-            rows.sort(key=_row_key)  # B-tree locality: inserts in key order are much faster (stable sort)
-            new = self.store.insert_events(rows) + self.store.insert_declarations(declarations)
-            self.store.quarantine(bad)
+            for item in parsed:
+                try:
+                    item_rows, item_declarations = self._rows(item.events, file_id)
+                    if careful:
+                        with self.store.savepoint():
+                            new += self.store.insert_events(item_rows)
+                            new += self.store.insert_declarations(item_declarations)
+                except Exception as exc:  # the core failed on this record: quarantine it alone
+                    if careful and isinstance(exc, sqlite3.Error) and not isinstance(exc, BINDING_ERRORS):
+                        raise  # disk full, I/O error…: not this record's doing
+                    failed.append(self._quarantine_item(adapter, key, item.offset, item.line_no, exc, internal=True))
+                    continue
+                stored += len(item_rows) + len(item_declarations)
+                rows.extend(item_rows)
+                declarations.extend(item_declarations)
+            if not careful:
+                rows.sort(key=_row_key)  # B-tree locality: inserts in key order are much faster (stable sort)
+                new = self.store.insert_events(rows) + self.store.insert_declarations(declarations)
+            self.store.quarantine([*bad, *failed])
             self.store.set_meta("last_ingest", datetime.now(UTC).isoformat(timespec="seconds"))
-        result.new += new
-        result.known += len(rows) + len(declarations) - new
-        result.quarantined += len(bad)
-        result.reasons.update(q.reason for q in bad)
+        return new, stored, failed
+
+    def _rows(self, events: list[Event], file_id: int) -> tuple[list[EventRow], list[DeclarationRow]]:
+        rows: list[EventRow] = []
+        declarations: list[DeclarationRow] = []
+        for event in events:
+            if isinstance(event, Declaration):
+                declarations.append(self.declaration_row(event))
+            else:
+                rows.append(self.event_row(event, file_id))
+        return rows, declarations
 
     # -- event → row (privacy happens here, once, for every adapter) ---------------------------
     def _safe_id(self, value: str) -> str:
@@ -568,7 +823,8 @@ class _Worker:
 
     def __init__(self, name: str) -> None:
         self.jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
-        threading.Thread(target=self._run, name=name, daemon=True).start()
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.thread.start()
 
     def _run(self) -> None:
         while True:
@@ -586,6 +842,22 @@ def _fewer_gc_passes() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*threshold)
+
+
+def _file_error(exc: Exception) -> str:
+    """Why a file could not be read (French, for `scan` and `status`)."""
+    if isinstance(exc, OSError):
+        return f"lecture impossible : {os_error(exc)}"
+    if isinstance(exc, sqlite3.Error):
+        return f"base de données indisponible : {exc}"
+    return f"erreur inattendue ({type(exc).__name__}) : {_clean(str(exc))[:MESSAGE_KEEP]}"
+
+
+def _paused_message(adapter: str, pause: Pause) -> str:
+    return (
+        f"adaptateur « {adapter} » en pause après des erreurs répétées, nouvel essai dans {pause.seconds:g} s"
+        f" (dernière erreur : {pause.reason})"
+    )
 
 
 def _row_key(row: EventRow) -> tuple[str, str]:

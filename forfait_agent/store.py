@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -19,6 +20,8 @@ from typing import Any
 from .filesystem import is_network_path
 
 DB_FILE = "forfait-agent.sqlite3"
+BUSY_SLICE_MS = 1000  # SQLite's own wait for a lock: short, so that Ctrl-C is felt within a second
+BUSY_BACKOFF_MAX = 30.0  # seconds between two attempts at a lock another program keeps
 
 # Forward-only migrations; index + 1 is the resulting `user_version`.
 MIGRATIONS: tuple[str, ...] = (
@@ -205,10 +208,27 @@ class StoreError(Exception):
     """The database cannot be opened or is newer than this program."""
 
 
+class StoreBusy(StoreError):
+    """Another program kept the database locked longer than this command waits (French message)."""
+
+
+def is_busy(exc: sqlite3.Error) -> bool:
+    """SQLITE_BUSY or SQLITE_LOCKED (and their extended codes): someone else holds the lock."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
 class Store:
-    """One connection, one writer. Every write goes through `transaction()`."""
+    """One connection, one writer. Every write goes through `transaction()`, which waits for a
+    lock held by another process (another `scan`, a backup tool, a DB browser) instead of failing:
+    forever by default (the agent), at most `busy_limit` seconds if set (one-shot commands)."""
 
     def __init__(self, data_dir: Path) -> None:
+        self.busy_limit: float | None = None
+        self.should_stop: Callable[[], bool] = lambda: False
+        self.on_busy: Callable[[float], None] = lambda waited: None  # told each time it waits again
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / DB_FILE
         if not self.path.exists():
@@ -220,7 +240,7 @@ class Store:
             self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self.db.execute(f"PRAGMA journal_mode={'DELETE' if self.on_network else 'WAL'}")
             self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA busy_timeout=5000")
+            self.db.execute(f"PRAGMA busy_timeout={BUSY_SLICE_MS}")
             # 24 MB of page cache: the hot part of the (kind, id) index stays in memory.
             self.db.execute("PRAGMA cache_size=-24000")
             self.db.execute("PRAGMA temp_store=MEMORY")
@@ -259,13 +279,51 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """`BEGIN IMMEDIATE` … `COMMIT`: events and file offsets land together or not at all."""
-        self.db.execute("BEGIN IMMEDIATE")
+        self._begin()
         try:
             yield self.db
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+
+    def _begin(self) -> None:
+        """Take the write lock, waiting with back-off while another process holds it. In WAL mode
+        only `BEGIN IMMEDIATE` waits for it: once it is ours, the body and COMMIT do not."""
+        started = time.monotonic()
+        delay = 0.25
+        while True:
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not is_busy(exc):
+                    raise
+            waited = time.monotonic() - started
+            if self.busy_limit is not None and waited >= self.busy_limit:
+                raise StoreBusy(
+                    f"{self.path} : base de données verrouillée par un autre programme depuis {waited:.0f} s ;"
+                    " rien n'a été perdu, relancez la commande quand il l'aura libérée"
+                )
+            self.on_busy(waited)
+            deadline = time.monotonic() + delay
+            while (left := deadline - time.monotonic()) > 0:  # slices: a stop request is seen at once
+                if self.should_stop():
+                    raise StoreBusy(f"{self.path} : arrêt demandé pendant l'attente de la base de données")
+                time.sleep(min(left, 0.2))
+            delay = min(delay * 2, BUSY_BACKOFF_MAX)
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested unit inside transaction(): undone alone if its body raises."""
+        self.db.execute("SAVEPOINT unit")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK TO unit")
+            self.db.execute("RELEASE unit")
+            raise
+        self.db.execute("RELEASE unit")
 
     # -- writes (call inside transaction()) ------------------------------------------------
     def insert_events(self, rows: Sequence[EventRow]) -> int:
@@ -369,6 +427,10 @@ class Store:
             " disabled_at = COALESCE(excluded.disabled_at, disabled_at)",
             (adapter, error, _now() if disabled else None),
         )
+
+    def clear_adapter_pause(self, adapter: str) -> None:
+        """The adapter works again: `status` no longer shows it paused (its error count stays)."""
+        self.db.execute("UPDATE adapter_status SET disabled_at = NULL WHERE adapter = ?", (adapter,))
 
     # -- reads -------------------------------------------------------------------------------
     def position(self, path: str, adapter: str) -> FilePosition | None:

@@ -196,15 +196,19 @@ class Tailer:
                 elif unchanged and not full_check:
                     continue
                 try:
-                    read = self.follow(Path(name), adapter, context, moved)
-                    results.extend(read)
-                    if adapter.framing == "file":
-                        self.done.add(key)
-                    elif adapter.framing == "mbox" and read and read[-1].pending_bytes:
-                        del self.seen[key]  # its last message waits for the file to settle: look again
-                        self.unsettled = True
+                    followed = self.follow(Path(name), adapter, context, moved)
                 except OSError as exc:
+                    self.seen.pop(key, None)
                     self.log.warning("read_failed", folder=str(folder.path), error=exc.strerror or str(exc))
+                    continue
+                results.extend(followed)
+                if any(r.unread for r in followed):
+                    self.seen.pop(key, None)  # not read to its end (adapter paused…): look again next sweep
+                elif adapter.framing == "file":
+                    self.done.add(key)
+                elif adapter.framing == "mbox" and followed and followed[-1].pending_bytes:
+                    del self.seen[key]  # its last message waits for the file to settle: look again
+                    self.unsettled = True
         return results
 
     def _whole_done(self, path: Path, adapter: Adapter, st: os.stat_result) -> bool:

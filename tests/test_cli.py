@@ -102,6 +102,8 @@ def test_scan_json_reports_counts(home: Path, tmp_path: Path):
         "quarantined": 1,
         "pending_bytes": 0,
         "reasons": {"invalid_json": 1},
+        "unread": 0,
+        "unread_files": [],
         "unmatched": [],
         "ignored": 0,
         "errors": [],
