@@ -323,7 +323,7 @@ class Ingestor:
     def adapters_by_magic(self, path: Path, among: Iterable[Adapter] | None = None) -> list[Adapter]:
         """Adapters whose `magic` starts the file (for names no pattern matches); [] when the
         file cannot be read or is shorter than every signature."""
-        candidates = [a for a in (among if among is not None else self.adapters.values()) if a.magic]
+        candidates = [a for a in (among if among is not None else self.adapters.values()) if getattr(a, "magic", ())]
         if not candidates:
             return []
         try:

@@ -135,7 +135,7 @@ class Tailer:
 
     def _long_enough(self, path: str, among: list[Adapter] | None) -> bool:
         adapters = among if among is not None else self.ingestor.adapters.values()
-        longest = max((len(m) for a in adapters for m in a.magic), default=0)
+        longest = max((len(m) for a in adapters for m in getattr(a, "magic", ())), default=0)
         try:
             return os.stat(path).st_size >= longest
         except OSError:
