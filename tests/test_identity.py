@@ -205,7 +205,7 @@ def test_rotation_compressed_before_draining_is_read_from_the_archive(env, suffi
 
 
 def _log(app: App) -> list[dict]:
-    text = (app.home / "logs" / "forfait-agent.log").read_text(encoding="utf-8")
+    text = (app.home / "logs" / app.log_file).read_text(encoding="utf-8")
     return [json.loads(row) for row in text.splitlines() if row.startswith("{")]
 
 
