@@ -145,7 +145,8 @@ class App:
 
         rules = self.rulebook.get(year)
         window = Window(year, as_of)
-        ytd = self.store.counts(window.start, window.end, practitioner)
+        found = self.store.tallies(window.start, window.end, rules.link_windows, practitioner)
+        ytd = {rpps: periods[""] for rpps, periods in found.items()}
         declarations = self.store.declarations(year)
         if practitioner:
             declarations = {k: v for k, v in declarations.items() if k == practitioner}

@@ -565,7 +565,7 @@ def _declare(app: Any, args: argparse.Namespace) -> int:
         )
     rpps = args.practitioner or app.settings.default_practitioner
     if not rpps:
-        known = [p for p in app.store.counts(date(year, 1, 1), date(year, 12, 31)) if p != "inconnu"]
+        known = [p for p in app.store.practitioners(date(year, 1, 1), date(year, 12, 31)) if p != "inconnu"]
         if len(known) != 1:
             raise UsageError("précisez --practitioner RPPS (plusieurs praticiens ou aucun connu)")
         rpps = known[0]

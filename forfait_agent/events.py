@@ -7,7 +7,9 @@ Europe/Paris local time.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
+from email.utils import getaddresses
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -24,6 +26,7 @@ from pydantic import (
     StringConstraints,
     TypeAdapter,
     field_validator,
+    model_validator,
 )
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -69,13 +72,38 @@ def _no_timestamp(value: Any) -> Any:
 ParisDatetime = Annotated[datetime, BeforeValidator(_no_timestamp), AfterValidator(_paris)]
 
 
+# An INS matricule (NIR or NIA): sex, year, month, department (digits or Corsica 2A/2B), commune,
+# order number, then the 2-digit key, which the first 13 characters determine.
+_INS = re.compile(r"[0-9]{5}(?:[0-9]{2}|2[AB])[0-9]{6}(?:[0-9]{2})?")
+_INS_SEPARATORS = str.maketrans("", "", " .-\t\u00a0")
+
+
+def _ins_key(first13: str) -> str:
+    """The INS/NIR key: 97 − (13 digits mod 97), Corsica's 2A/2B counted as 19/18."""
+    digits = first13.replace("2A", "19").replace("2B", "18")
+    return f"{97 - int(digits) % 97:02d}"
+
+
+def normalize_patient(value: str) -> str:
+    """The same INS however it was typed (spaces, dots, dashes, lower-case 2a/2b, with or without
+    its key) becomes one 15-character matricule, so a patient links across sources; other ids
+    are kept as given."""
+    compact = value.translate(_INS_SEPARATORS).upper()
+    if not _INS.fullmatch(compact):
+        return value
+    return compact if len(compact) == 15 else compact + _ins_key(compact)
+
+
+PatientId = Annotated[StrictStr, Field(min_length=1, max_length=512), AfterValidator(normalize_patient)]
+
+
 class EventBase(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
 
     id: StrictStr = Field(min_length=1, max_length=512)
     at: ParisDatetime
     practitioner: Rpps
-    patient: StrictStr | None = None
+    patient: PatientId | None = None
 
     @property
     def day(self) -> date:
@@ -102,27 +130,47 @@ class Prescription(EventBase):
     electronic: StrictBool
 
 
+def recipient_addresses(value: str) -> list[str]:
+    """The addresses of a recipient field, without display names or comments around them:
+    `279035121518989@patient.mssante.fr (INS 279035121518989)` → that address only."""
+    return [address for _, address in getaddresses([value]) if "@" in address]
+
+
+def patient_address(value: str) -> str | None:
+    """The first address of the field under patient.mssante.fr (its local part is the INS)."""
+    for address in recipient_addresses(value):
+        if address.rsplit("@", 1)[1].lower() == PATIENT_MSS_DOMAIN:
+            return address
+    return None
+
+
 class MssMessage(EventBase):
     kind: Literal["mss_message"]
-    recipient: StrictStr = Field(min_length=1)
+    # An e-mail header line is short; the bound keeps address parsing cheap on hostile input.
+    recipient: StrictStr = Field(min_length=1, max_length=2000)
     to_patient: StrictBool | None = None
 
     @field_validator("recipient")
     @classmethod
     def _has_domain(cls, value: str) -> str:
-        if "@" not in value:
+        if not recipient_addresses(value):
             raise ValueError("adresse de messagerie attendue")
         return value
 
-    @property
-    def recipient_domain(self) -> str:
-        return self.recipient.rsplit("@", 1)[1].strip().strip(">").lower()
+    @model_validator(mode="after")
+    def _patient_from_address(self) -> MssMessage:
+        """`to_patient` absent: true iff an address (not a display name) is under
+        patient.mssante.fr; such an address gives `patient` when the record has none."""
+        address = patient_address(self.recipient)
+        if self.to_patient is None:
+            object.__setattr__(self, "to_patient", address is not None)
+        if address is not None and self.patient is None:
+            object.__setattr__(self, "patient", normalize_patient(address.rsplit("@", 1)[0]))
+        return self
 
     @property
     def is_to_patient(self) -> bool:
-        if self.to_patient is not None:
-            return self.to_patient
-        return self.recipient_domain == PATIENT_MSS_DOMAIN
+        return bool(self.to_patient)
 
 
 class DmpDocument(EventBase):
@@ -134,6 +182,8 @@ class Teleservice(EventBase):
     kind: Literal["teleservice"]
     service: Literal["aat", "dmt", "pse", "atmp", "spe", "dsg"]
     online: StrictBool
+    # CNAM counts régime général patients only: another régime's form counts nowhere.
+    regime_general: StrictBool = True
 
 
 class Declaration(EventBase):

@@ -25,7 +25,8 @@ from .report import (
     targets,
 )
 from .rules import METRICS, Rules
-from .scoring import Counts, PractitionerScore, Score, metric_fraction
+from .scoring import PractitionerScore, Score, metric_fraction
+from .tally import Tally
 
 REPORT_FILE = "report.html"  # kept current by the live agent, opened by `forfait-agent open`
 MONTHS = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.")
@@ -51,18 +52,17 @@ def _group_lines(rules: Rules, ps: PractitionerScore) -> list[GroupLine]:
 
 
 def _cumulative(
-    metric: str, monthly: dict[str, Counts], year: int, last_month: int, goal: Target
+    metric: str, monthly: dict[str, Tally], year: int, last_month: int, goal: Target, link_days: int = 0
 ) -> list[float | None]:
     """Month by month, the year-to-date rate (or count, for count targets) at each month's end."""
-    running: dict[Any, int] = {}
+    running = Tally()
     points: list[float | None] = []
     for month in range(1, 13):
         if month > last_month:
             points.append(None)
             continue
-        for key, n in monthly.get(f"{year}-{month:02d}", {}).items():
-            running[key] = running.get(key, 0) + n
-        num, den = metric_fraction(metric, running)
+        running = running + monthly.get(f"{year}-{month:02d}", Tally())
+        num, den = metric_fraction(metric, running, link_days)
         if goal.min_rate is None:
             points.append(float(num))
         else:
@@ -159,7 +159,7 @@ def _practitioner_view(
     rules: Rules,
     score: Score,
     ps: PractitionerScore,
-    monthly: dict[str, Counts],
+    monthly: dict[str, Tally],
     sheet: DeclarationSheet,
     several: bool,
 ) -> dict[str, Any]:
@@ -183,7 +183,9 @@ def _practitioner_view(
                 "threshold_text": goal.text,
                 "projected_text": fmt_projection(value),
                 "ok": goal.reached(value),
-                "chart": metric_chart(metric, _cumulative(metric, monthly, score.year, last_month, goal), goal),
+                "chart": metric_chart(
+                    metric, _cumulative(metric, monthly, score.year, last_month, goal, value.link_days or 0), goal
+                ),
             }
         )
     groups = _group_lines(rules, ps)
@@ -218,7 +220,7 @@ def build_context(app: Any, year: int, as_of: date, practitioner: str | None = N
     view = View(today(), app.names)
     rules = app.rulebook.get(year)
     score = app.score(year, as_of, practitioner)
-    monthly = app.store.monthly_counts(date(year, 1, 1), min(as_of, date(year, 12, 31)))
+    monthly = app.store.tallies(date(year, 1, 1), min(as_of, date(year, 12, 31)), rules.link_windows, by_month=True)
     declarations = app.store.declarations(year)
     several = len([p for p in score.practitioners if p.rpps != UNKNOWN_PRACTITIONER]) > 1
     views = [

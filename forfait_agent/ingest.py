@@ -28,13 +28,23 @@ from typing import Any
 from pydantic import ValidationError
 
 from .adapter import SNIFF_BYTES, Adapter, Record, RecordError, SourceContext
-from .events import Declaration, Event, EventBase, MssMessage, french_message, parse_event
+from .events import Declaration, Event, EventBase, french_message, parse_event
 from .fileio import open_shared, open_source
 from .french import os_error
 from .privacy import Hasher, contains_patient_data, redact
 from .scoring import count_key
 from .sources import Chunk, Line, Resume, identify, iter_lines, iter_messages, read_whole, resume_point, tail_hash
-from .store import DeclarationRow, EventRow, FilePosition, QuarantineItem, Store, StoreBusy, StoreError
+from .store import (
+    DeclarationRow,
+    EventRow,
+    FilePosition,
+    QuarantineItem,
+    Store,
+    StoreBusy,
+    StoreError,
+    day_number,
+    hash64,
+)
 
 BATCH_LINES = 10_000
 BATCH_BYTES = 16 << 20  # mbox messages held at most per batch
@@ -787,21 +797,14 @@ class Ingestor:
 
     def event_row(self, event: Event, file_id: int | None) -> EventRow:
         kind, detail, flag = count_key(event)
-        info = None
-        if isinstance(event, MssMessage):
-            info = event.recipient_domain
-        elif event.kind == "dmp_document":
-            info = event.doc_type
         return (
             kind,
             self._safe_id(event.id),
             event.practitioner,
-            event.at.date().isoformat(),
-            event.at.isoformat(),  # Europe/Paris with its offset
-            self.hasher(event.patient) if event.patient else None,
+            day_number(event.at.date()),  # Europe/Paris day
+            hash64(self.hasher(event.patient)) if event.patient else None,
             detail,
             flag,
-            info,
             None,
             file_id,
         )

@@ -26,8 +26,19 @@ from pydantic import (
 
 from .events import SERVICES, french_message
 
-BASE_METRICS = ("teletransmission", "apcv", "eprescription", "mss_patient", "dmp")
+BASE_METRICS = (
+    "teletransmission",
+    "apcv",
+    "eprescription",
+    "mss_patient",
+    "dmp",
+    "mss_patient_messages",
+    "dmp_documents",
+)
 METRICS: tuple[str, ...] = BASE_METRICS + tuple(f"teleservice:{s}" for s in SERVICES)
+# Rates of consultations linked to a document or message of the same patient (contract v2).
+LINKED_METRICS = ("dmp", "mss_patient")
+MAX_LINK_DAYS = 366
 
 
 class RulesError(Exception):
@@ -50,16 +61,37 @@ class _Cond(BaseModel):
         """Metrics this condition depends on, in order, without duplicates."""
         return ()
 
+    def link_windows(self) -> set[tuple[str, int]]:
+        """(linked metric, link_days) pairs this condition needs counted."""
+        return set()
 
-class RateCondition(_Cond):
+
+class _Linkable(_Cond):
+    """A condition on metrics that may be linked ones: `link_days` sets their window."""
+
+    link_days: int | None = Field(default=None, ge=0, le=MAX_LINK_DAYS)
+
+    @model_validator(mode="after")
+    def _link_days_needs_a_linked_metric(self) -> _Linkable:
+        if self.link_days is not None and not any(m in LINKED_METRICS for m in self.metrics()):
+            raise ValueError(f"link_days only applies to linked metrics ({', '.join(LINKED_METRICS)})")
+        return self
+
+    def link_windows(self) -> set[tuple[str, int]]:
+        return {(m, self.link_days or 0) for m in self.metrics() if m in LINKED_METRICS}
+
+
+class RateCondition(_Linkable):
     metric: MetricId
     min_rate: float = Field(ge=0, le=1)
+    strict: bool = False
+    if_no_activity: Literal["not_met", "met"] = "not_met"
 
     def metrics(self) -> tuple[str, ...]:
         return (self.metric,)
 
 
-class CountCondition(_Cond):
+class CountCondition(_Linkable):
     metric: MetricId
     min_count: int = Field(ge=1)
 
@@ -67,9 +99,12 @@ class CountCondition(_Cond):
         return (self.metric,)
 
 
-class MeanCondition(_Cond):
+class MeanCondition(_Linkable):
     mean_of: list[MetricId] = Field(min_length=1)
     min_rate: float = Field(ge=0, le=1)
+    strict: bool = False
+    how: Literal["simple", "pooled"] = "simple"
+    if_no_activity: Literal["excluded", "zero"] = "excluded"
 
     def metrics(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(self.mean_of))
@@ -84,6 +119,9 @@ class AllCondition(_Cond):
 
     def metrics(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(m for c in self.all for m in c.metrics()))
+
+    def link_windows(self) -> set[tuple[str, int]]:
+        return {w for c in self.all for w in c.link_windows()}
 
 
 def _condition_tag(value: Any) -> str | None:
@@ -129,6 +167,17 @@ class Group(BaseModel):
     note: str | None = None
 
 
+class Variant(BaseModel):
+    """Another reading of an indicator where the official texts are silent or ambiguous."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label: str = Field(min_length=3)  # French: which reading this encodes
+    condition: Condition
+    source: str | None = None
+    note: str | None = None
+
+
 class Indicator(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -137,8 +186,14 @@ class Indicator(BaseModel):
     label: str
     points: float | None = Field(default=None, ge=0)
     condition: Condition
+    variants: list[Variant] = Field(default_factory=list)
     source: str = Field(min_length=3)
     note: str | None = None
+
+    @property
+    def readings(self) -> list[Condition]:
+        """The default condition, then every variant's."""
+        return [self.condition, *(v.condition for v in self.variants)]
 
 
 class Rules(BaseModel):
@@ -190,6 +245,25 @@ class Rules(BaseModel):
     @property
     def max_points(self) -> float:
         return (self.gate.points or 0) + sum(i.points or 0 for i in self.indicators)
+
+    @cached_property
+    def default_link_days(self) -> dict[str, int]:
+        """Per linked metric, the `link_days` of the first default condition using it (0 if none):
+        the window `score --json` shows that metric with."""
+        found: dict[str, int] = {}
+        for ind in self.indicators:
+            for metric, days in sorted(ind.condition.link_windows()):
+                found.setdefault(metric, days)
+        return {m: found.get(m, 0) for m in LINKED_METRICS}
+
+    @cached_property
+    def link_windows(self) -> frozenset[tuple[str, int]]:
+        """Every (linked metric, link_days) a reading or the metrics table needs counted."""
+        needed = set(self.default_link_days.items())
+        for ind in self.indicators:
+            for condition in ind.readings:
+                needed |= condition.link_windows()
+        return frozenset(needed)
 
 
 def _format_loc(data: dict[str, Any], loc: tuple[int | str, ...]) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .filesystem import is_network_path
+from .tally import CountKey, Link, Tally
 
 DB_FILE = "forfait-agent.sqlite3"
 BUSY_SLICE_MS = 1000  # SQLite's own wait for a lock: short, so that Ctrl-C is felt within a second
@@ -143,7 +143,151 @@ MIGRATIONS: tuple[str, ...] = (
     DROP TABLE files;
     ALTER TABLE files_v2 RENAME TO files;
     """,
+    # 3: contract v2. Narrow rows (integer codes and days, 64-bit patient hash) and the links
+    # between consultations and DMP documents / MSS messages to a patient, kept at ingestion by
+    # triggers. Existing events are moved over and recounted, nothing is read again.
+    """
+    DROP TRIGGER events_ad;
+    DROP TRIGGER events_au;
+    DROP INDEX events_attribution;
+    DROP TABLE counts;
+    ALTER TABLE events RENAME TO events_v1;
+
+    CREATE TABLE practitioners (id INTEGER PRIMARY KEY, rpps TEXT NOT NULL UNIQUE);
+
+    CREATE TABLE events (
+        kind INTEGER NOT NULL,        -- KINDS code
+        id TEXT NOT NULL,             -- the source's id (salted hash when it could identify a patient)
+        practitioner INTEGER NOT NULL,  -- practitioners.id
+        day INTEGER NOT NULL,         -- Europe/Paris calendar day, days since 1970-01-01
+        patient INTEGER,              -- 64 bits of the salted HMAC of the normalised patient id
+        detail TEXT NOT NULL DEFAULT '',  -- fse: vitale mode; teleservice: service
+        flag INTEGER NOT NULL DEFAULT 0,  -- see scoring.count_key
+        dmp_link INTEGER,             -- consultation: first DMP document day on or after its day;
+                                      -- dmp_document: last consultation day on or before its day
+        mss_link INTEGER,             -- the same with MSS messages to the patient
+        attribution TEXT,             -- identity the practitioner was derived from, for re-attribution
+        file_id INTEGER,              -- files.id of the file it was read from
+        PRIMARY KEY (kind, id)
+    ) WITHOUT ROWID;
+    CREATE INDEX events_patient ON events (patient, practitioner, kind, day) WHERE patient IS NOT NULL;
+    CREATE INDEX events_attribution ON events (attribution) WHERE attribution IS NOT NULL;
+
+    -- Per-day counts; dmp/mss: days between an event and its link (-1: none).
+    CREATE TABLE counts (
+        day INTEGER NOT NULL,
+        practitioner INTEGER NOT NULL,
+        kind INTEGER NOT NULL,
+        detail TEXT NOT NULL,
+        flag INTEGER NOT NULL,
+        dmp INTEGER NOT NULL,
+        mss INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (day, practitioner, kind, detail, flag, dmp, mss)
+    ) WITHOUT ROWID;
+
+    CREATE TRIGGER events_count_ai AFTER INSERT ON events BEGIN
+        INSERT INTO counts VALUES (NEW.day, NEW.practitioner, NEW.kind, NEW.detail, NEW.flag,
+            COALESCE(abs(NEW.dmp_link - NEW.day), -1), COALESCE(abs(NEW.mss_link - NEW.day), -1), 1)
+        ON CONFLICT DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER events_count_ad AFTER DELETE ON events BEGIN
+        UPDATE counts SET n = n - 1
+        WHERE day = OLD.day AND practitioner = OLD.practitioner AND kind = OLD.kind AND detail = OLD.detail
+          AND flag = OLD.flag AND dmp = COALESCE(abs(OLD.dmp_link - OLD.day), -1)
+          AND mss = COALESCE(abs(OLD.mss_link - OLD.day), -1);
+    END;
+    -- Links change by the triggers below; any other column changes by delete + insert (Store.reattribute).
+    -- (An insert's own link may be set before its insert is counted: the decrement is an upsert.)
+    CREATE TRIGGER events_count_au AFTER UPDATE OF dmp_link, mss_link ON events BEGIN
+        INSERT INTO counts VALUES (OLD.day, OLD.practitioner, OLD.kind, OLD.detail, OLD.flag,
+            COALESCE(abs(OLD.dmp_link - OLD.day), -1), COALESCE(abs(OLD.mss_link - OLD.day), -1), -1)
+        ON CONFLICT DO UPDATE SET n = n - 1;
+        INSERT INTO counts VALUES (NEW.day, NEW.practitioner, NEW.kind, NEW.detail, NEW.flag,
+            COALESCE(abs(NEW.dmp_link - NEW.day), -1), COALESCE(abs(NEW.mss_link - NEW.day), -1), 1)
+        ON CONFLICT DO UPDATE SET n = n + 1;
+    END;
+
+    -- Linking (kinds: 1 consultation, 5 mss_message with flag 1 = to a patient, 6 dmp_document).
+    -- Each fires only when a partner exists (one index probe otherwise).
+    CREATE TRIGGER link_consultation AFTER INSERT ON events
+    WHEN NEW.kind = 1 AND NEW.patient IS NOT NULL AND EXISTS (
+        SELECT 1 FROM events WHERE patient = NEW.patient AND practitioner = NEW.practitioner
+        AND kind IN (5, 6) AND day >= NEW.day) BEGIN
+        UPDATE events SET dmp_link = NEW.day
+        WHERE patient = NEW.patient AND practitioner = NEW.practitioner AND kind = 6 AND day >= NEW.day
+          AND (dmp_link IS NULL OR dmp_link < NEW.day);
+        UPDATE events SET mss_link = NEW.day
+        WHERE patient = NEW.patient AND practitioner = NEW.practitioner AND kind = 5 AND flag = 1
+          AND day >= NEW.day AND (mss_link IS NULL OR mss_link < NEW.day);
+        UPDATE events SET
+            dmp_link = (SELECT MIN(day) FROM events WHERE patient = NEW.patient
+                        AND practitioner = NEW.practitioner AND kind = 6 AND day >= NEW.day),
+            mss_link = (SELECT MIN(day) FROM events WHERE patient = NEW.patient
+                        AND practitioner = NEW.practitioner AND kind = 5 AND flag = 1 AND day >= NEW.day)
+        WHERE kind = 1 AND id = NEW.id;
+    END;
+    CREATE TRIGGER link_dmp_document AFTER INSERT ON events
+    WHEN NEW.kind = 6 AND NEW.patient IS NOT NULL AND EXISTS (
+        SELECT 1 FROM events WHERE patient = NEW.patient AND practitioner = NEW.practitioner
+        AND kind = 1 AND day <= NEW.day) BEGIN
+        UPDATE events SET dmp_link = NEW.day
+        WHERE patient = NEW.patient AND practitioner = NEW.practitioner AND kind = 1 AND day <= NEW.day
+          AND (dmp_link IS NULL OR dmp_link > NEW.day);
+        UPDATE events SET dmp_link = (SELECT MAX(day) FROM events WHERE patient = NEW.patient
+                                      AND practitioner = NEW.practitioner AND kind = 1 AND day <= NEW.day)
+        WHERE kind = 6 AND id = NEW.id;
+    END;
+    CREATE TRIGGER link_mss_message AFTER INSERT ON events
+    WHEN NEW.kind = 5 AND NEW.flag = 1 AND NEW.patient IS NOT NULL AND EXISTS (
+        SELECT 1 FROM events WHERE patient = NEW.patient AND practitioner = NEW.practitioner
+        AND kind = 1 AND day <= NEW.day) BEGIN
+        UPDATE events SET mss_link = NEW.day
+        WHERE patient = NEW.patient AND practitioner = NEW.practitioner AND kind = 1 AND day <= NEW.day
+          AND (mss_link IS NULL OR mss_link > NEW.day);
+        UPDATE events SET mss_link = (SELECT MAX(day) FROM events WHERE patient = NEW.patient
+                                      AND practitioner = NEW.practitioner AND kind = 1 AND day <= NEW.day)
+        WHERE kind = 5 AND id = NEW.id;
+    END;
+    CREATE TRIGGER unlink_consultation AFTER DELETE ON events WHEN OLD.kind = 1 AND OLD.patient IS NOT NULL BEGIN
+        UPDATE events SET dmp_link = (SELECT MAX(c.day) FROM events AS c WHERE c.patient = OLD.patient
+                                      AND c.practitioner = OLD.practitioner AND c.kind = 1 AND c.day <= events.day)
+        WHERE patient = OLD.patient AND practitioner = OLD.practitioner AND kind = 6 AND dmp_link = OLD.day;
+        UPDATE events SET mss_link = (SELECT MAX(c.day) FROM events AS c WHERE c.patient = OLD.patient
+                                      AND c.practitioner = OLD.practitioner AND c.kind = 1 AND c.day <= events.day)
+        WHERE patient = OLD.patient AND practitioner = OLD.practitioner AND kind = 5 AND flag = 1
+          AND mss_link = OLD.day;
+    END;
+    CREATE TRIGGER unlink_dmp_document AFTER DELETE ON events WHEN OLD.kind = 6 AND OLD.patient IS NOT NULL BEGIN
+        UPDATE events SET dmp_link = (SELECT MIN(d.day) FROM events AS d WHERE d.patient = OLD.patient
+                                      AND d.practitioner = OLD.practitioner AND d.kind = 6 AND d.day >= events.day)
+        WHERE patient = OLD.patient AND practitioner = OLD.practitioner AND kind = 1 AND dmp_link = OLD.day;
+    END;
+    CREATE TRIGGER unlink_mss_message AFTER DELETE ON events
+    WHEN OLD.kind = 5 AND OLD.flag = 1 AND OLD.patient IS NOT NULL BEGIN
+        UPDATE events SET mss_link = (SELECT MIN(m.day) FROM events AS m WHERE m.patient = OLD.patient
+                                      AND m.practitioner = OLD.practitioner AND m.kind = 5 AND m.flag = 1
+                                      AND m.day >= events.day)
+        WHERE patient = OLD.patient AND practitioner = OLD.practitioner AND kind = 1 AND mss_link = OLD.day;
+    END;
+
+    INSERT INTO practitioners (rpps) SELECT DISTINCT practitioner FROM events_v1 ORDER BY 1;
+    INSERT INTO events (kind, id, practitioner, day, patient, detail, flag, attribution, file_id)
+    SELECT CASE v.kind WHEN 'consultation' THEN 1 WHEN 'fse' THEN 2 WHEN 'fsp' THEN 3 WHEN 'prescription' THEN 4
+                       WHEN 'mss_message' THEN 5 WHEN 'dmp_document' THEN 6 WHEN 'teleservice' THEN 7 END,
+           v.id, p.id, CAST(julianday(v.day) - 2440587.5 AS INTEGER), hash64(v.patient), v.detail,
+           CASE WHEN v.kind IN ('consultation', 'dmp_document') THEN v.patient IS NOT NULL ELSE v.flag END,
+           v.attribution, v.file_id
+    FROM events_v1 AS v JOIN practitioners AS p ON p.rpps = v.practitioner
+    WHERE v.kind IN ('consultation', 'fse', 'fsp', 'prescription', 'mss_message', 'dmp_document', 'teleservice');
+    DROP TABLE events_v1;
+    """,
 )
+KINDS = ("consultation", "fse", "fsp", "prescription", "mss_message", "dmp_document", "teleservice")
+KIND_CODE = {kind: code for code, kind in enumerate(KINDS, start=1)}
+EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+NO_LINK = -1  # counts.dmp / counts.mss of an event without a link
+LINKED_KIND = {"dmp": (6, ""), "mss_patient": (5, " AND flag = 1")}  # partner kind code, extra filter
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,12 +336,23 @@ class QuarantineItem:
 
 
 _INSERT_EVENT = (
-    "INSERT INTO events (kind, id, practitioner, day, at, patient, detail, flag, info, attribution, file_id)"
-    " VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING"
+    "INSERT INTO events (kind, id, practitioner, day, patient, detail, flag, attribution, file_id)"
+    " VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING"
 )
-EventRow = tuple[str, str, str, str, str, str | None, str, int, str | None, str | None, int | None]
+# (kind, id, practitioner RPPS, day (days since 1970-01-01), patient hash64, detail, flag, attribution, file_id)
+EventRow = tuple[str, str, str, int, int | None, str, int, str | None, int | None]
 DeclarationRow = tuple[str, str, int, str, float, str]
-CountKey = tuple[str, str, int]  # (kind, detail, flag)
+
+
+def day_number(value: date) -> int:
+    """The integer the store keeps a calendar day as."""
+    return value.toordinal() - EPOCH_ORDINAL
+
+
+def hash64(digest: str | None) -> int | None:
+    """A hex digest's first 64 bits as a signed SQLite integer: a cabinet's patients are far too
+    few for a collision to matter, and a link key is compared, never reversed."""
+    return None if digest is None else int(digest[:16], 16) - (1 << 63)
 
 
 def _now() -> str:
@@ -245,6 +400,7 @@ class Store:
             self.db.execute("PRAGMA cache_size=-24000")
             self.db.execute("PRAGMA temp_store=MEMORY")
             self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.create_function("hash64", 1, hash64, deterministic=True)
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: base de données illisible ({exc})") from exc
@@ -252,6 +408,11 @@ class Store:
             sidecar = Path(f"{self.path}{suffix}")
             if sidecar.exists():
                 sidecar.chmod(0o600)
+        self._load_practitioners()
+
+    def _load_practitioners(self) -> None:
+        self._practitioner_ids: dict[str, int] = dict(self.db.execute("SELECT rpps, id FROM practitioners"))
+        self._rpps = {v: k for k, v in self._practitioner_ids.items()}
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -284,6 +445,7 @@ class Store:
             yield self.db
         except BaseException:
             self.db.execute("ROLLBACK")
+            self._load_practitioners()  # forget ids the rolled-back transaction created
             raise
         self.db.execute("COMMIT")
 
@@ -326,27 +488,31 @@ class Store:
         self.db.execute("RELEASE unit")
 
     # -- writes (call inside transaction()) ------------------------------------------------
+    def practitioner_id(self, rpps: str) -> int:
+        """The small integer events and counts refer to a practitioner by. Call inside transaction()."""
+        found = self._practitioner_ids.get(rpps)
+        if found is None:
+            self.db.execute("INSERT INTO practitioners (rpps) VALUES (?) ON CONFLICT DO NOTHING", (rpps,))
+            found = self.db.execute("SELECT id FROM practitioners WHERE rpps = ?", (rpps,)).fetchone()[0]
+            self._practitioner_ids[rpps] = found
+            self._rpps[found] = rpps
+        return found
+
+    def rpps(self, practitioner: int) -> str:
+        if practitioner not in self._rpps:  # added by another process since we opened
+            self._rpps.update({v: k for k, v in self.db.execute("SELECT rpps, id FROM practitioners")})
+        return self._rpps[practitioner]
+
     def insert_events(self, rows: Sequence[EventRow]) -> int:
-        """Insert events, ignoring (kind, id) already known; return how many were new, and add
-        exactly those to the per-day counts. Call inside transaction()."""
+        """Insert events, ignoring (kind, id) already known; return how many were new. Triggers
+        add exactly the new ones to the per-day counts and link them. Call inside transaction()."""
         if not rows:
             return 0
-        self.db.execute("SAVEPOINT insert_events")
-        inserted = self.db.executemany(_INSERT_EVENT, rows).rowcount
-        if inserted == len(rows):  # the common case (a backfill, new lines): all are new
-            new_rows: Iterable[EventRow] = rows
-        else:  # some were known: find out which, one by one
-            self.db.execute("ROLLBACK TO insert_events")
-            new_rows = [row for row in rows if self.db.execute(_INSERT_EVENT, row).rowcount]
-            inserted = len(new_rows)
-        tally = Counter((r[2], r[3], r[0], r[6], r[7]) for r in new_rows)
-        self.db.executemany(
-            "INSERT INTO counts (practitioner, day, kind, detail, flag, n) VALUES (?,?,?,?,?,?)"
-            " ON CONFLICT DO UPDATE SET n = n + excluded.n",
-            [(*key, n) for key, n in tally.items()],
-        )
-        self.db.execute("RELEASE insert_events")
-        return inserted
+        ids = self.practitioner_id
+        return self.db.executemany(
+            _INSERT_EVENT,
+            [(KIND_CODE[r[0]], r[1], ids(r[2]), *r[3:]) for r in rows],
+        ).rowcount
 
     def insert_declarations(self, rows: Sequence[DeclarationRow]) -> int:
         if not rows:
@@ -400,18 +566,32 @@ class Store:
 
     def reattribute(self, rpps: str, under: str | None = None) -> int:
         """Give the events kept under `inconnu` (read from files under the folder `under`, or
-        all of them) to `rpps`. The update trigger moves their per-day counts: nothing is read
-        again. Returns how many events moved."""
-        sql = "UPDATE events SET practitioner = ? WHERE practitioner = 'inconnu'"
-        args: list[Any] = [rpps]
+        all of them) to `rpps`. They are deleted and inserted again under their practitioner, so
+        the triggers move their counts and link them: nothing is read again. Returns how many moved."""
+        unknown = self._practitioner_ids.get("inconnu")
+        if unknown is None:
+            return 0
+        sql = "practitioner = ?"
+        args: list[Any] = [unknown]
         if under is not None:
             prefix = under.rstrip("/\\") + os.sep
             sql += " AND file_id IN (SELECT id FROM files WHERE substr(path, 1, ?) = ?)"
             args += [len(prefix), prefix]
-        return self.db.execute(sql, args).rowcount
+        self.db.execute(f"CREATE TEMP TABLE moved AS SELECT * FROM events WHERE {sql}", args)
+        self.db.execute("DELETE FROM events WHERE (kind, id) IN (SELECT kind, id FROM moved)")
+        moved = self.db.execute(
+            "INSERT INTO events (kind, id, practitioner, day, patient, detail, flag, attribution, file_id)"
+            " SELECT kind, id, ?, day, patient, detail, flag, attribution, file_id FROM moved",
+            (self.practitioner_id(rpps),),
+        ).rowcount
+        self.db.execute("DROP TABLE moved")
+        return moved
 
     def unattributed(self) -> int:
-        row = self.db.execute("SELECT COALESCE(SUM(n), 0) FROM counts WHERE practitioner = 'inconnu'").fetchone()
+        unknown = self._practitioner_ids.get("inconnu")
+        if unknown is None:
+            return 0
+        row = self.db.execute("SELECT COALESCE(SUM(n), 0) FROM counts WHERE practitioner = ?", (unknown,)).fetchone()
         return int(row[0])
 
     def set_meta(self, key: str, value: str) -> None:
@@ -443,28 +623,57 @@ class Store:
         rows = self.db.execute(f"SELECT {_POSITION_COLUMNS} FROM files ORDER BY path").fetchall()
         return [_position(row) for row in rows]
 
-    def counts(self, start: date, end: date, practitioner: str | None = None) -> dict[str, dict[CountKey, int]]:
-        """Per practitioner, the number of events by (kind, detail, flag) between two days."""
-        sql = "SELECT practitioner, kind, detail, flag, SUM(n) FROM counts WHERE day >= ? AND day <= ?"
-        args: list[Any] = [start.isoformat(), end.isoformat()]
+    def tallies(
+        self,
+        start: date,
+        end: date,
+        windows: Iterable[tuple[str, int]] = (),
+        practitioner: str | None = None,
+        by_month: bool = False,
+    ) -> dict[str, dict[str, Tally]]:
+        """Per practitioner (and month YYYY-MM, or "" for the whole range), what scoring needs:
+        counts by (kind, detail, flag) between two days, and for each (linked metric, link_days)
+        window the consultations linked (their partner on or before `end` and within the window)
+        and the partner events left unlinked. One pass over the per-day counts."""
+        first, last = day_number(start), day_number(end)
+        windows = sorted(set(windows))
+        columns = []
+        for metric, days in windows:
+            partner, extra = LINKED_KIND[metric]
+            col = "dmp" if metric == "dmp" else "mss"
+            columns.append(
+                f"SUM(CASE WHEN kind = 1 AND {col} BETWEEN 0 AND {int(days)} AND day + {col} <= {last}"
+                " THEN n ELSE 0 END)"
+            )
+            columns.append(
+                f"SUM(CASE WHEN kind = {partner}{extra} AND NOT ({col} BETWEEN 0 AND {int(days)}"
+                f" AND day - {col} >= {first}) THEN n ELSE 0 END)"
+            )
+        month = "strftime('%Y-%m', day * 86400, 'unixepoch')" if by_month else "''"
+        sql = (
+            f"SELECT practitioner, {month}, kind, detail, flag, SUM(n){''.join(', ' + c for c in columns)}"
+            " FROM counts WHERE day >= ? AND day <= ?"
+        )
+        args: list[Any] = [first, last]
         if practitioner:
+            if practitioner not in self._practitioner_ids:
+                return {}
             sql += " AND practitioner = ?"
-            args.append(practitioner)
-        sql += " GROUP BY practitioner, kind, detail, flag HAVING SUM(n) > 0"
-        result: dict[str, dict[CountKey, int]] = {}
-        for rpps, kind, detail, flag, n in self.db.execute(sql, args):
-            result.setdefault(rpps, {})[(kind, detail, flag)] = int(n)
-        return result
-
-    def monthly_counts(self, start: date, end: date) -> dict[str, dict[str, dict[CountKey, int]]]:
-        """Per practitioner and month (YYYY-MM), counts by (kind, detail, flag): for charts."""
-        result: dict[str, dict[str, dict[CountKey, int]]] = {}
-        for rpps, month, kind, detail, flag, n in self.db.execute(
-            "SELECT practitioner, substr(day, 1, 7), kind, detail, flag, SUM(n) FROM counts"
-            " WHERE day >= ? AND day <= ? GROUP BY 1, 2, 3, 4, 5 HAVING SUM(n) > 0",
-            (start.isoformat(), end.isoformat()),
-        ):
-            result.setdefault(rpps, {}).setdefault(month, {})[(kind, detail, flag)] = int(n)
+            args.append(self._practitioner_ids[practitioner])
+        sql += " GROUP BY 1, 2, 3, 4, 5 HAVING SUM(n) > 0"
+        counts: dict[tuple[str, str], dict[CountKey, int]] = {}
+        links: dict[tuple[str, str], dict[tuple[str, int], Link]] = {}
+        for pid, period, kind, detail, flag, n, *sums in self.db.execute(sql, args):
+            key = (self.rpps(pid), period)
+            counts.setdefault(key, {})[(KINDS[kind - 1], detail, flag)] = int(n)
+            bucket = links.setdefault(key, {})
+            for index, window in enumerate(windows):
+                linked, unlinked = sums[2 * index], sums[2 * index + 1]
+                if linked or unlinked:
+                    bucket[window] = bucket.get(window, Link()) + Link(int(linked), int(unlinked))
+        result: dict[str, dict[str, Tally]] = {}
+        for (rpps, period), bucket_counts in counts.items():
+            result.setdefault(rpps, {})[period] = Tally(bucket_counts, links[(rpps, period)])
         return result
 
     def declarations(self, year: int) -> dict[str, dict[str, float]]:
@@ -477,9 +686,17 @@ class Store:
             result.setdefault(rpps, {})[indicator] = float(value)
         return result
 
+    def practitioners(self, start: date, end: date) -> list[str]:
+        """RPPS (or `inconnu`) of every practitioner with events between two days."""
+        rows = self.db.execute(
+            "SELECT DISTINCT practitioner FROM counts WHERE day >= ? AND day <= ? AND n > 0",
+            (day_number(start), day_number(end)),
+        )
+        return sorted(self.rpps(r[0]) for r in rows)
+
     def years(self) -> list[int]:
         rows = self.db.execute(
-            "SELECT DISTINCT CAST(substr(day, 1, 4) AS INTEGER) FROM counts WHERE n > 0"
+            "SELECT DISTINCT CAST(strftime('%Y', day * 86400, 'unixepoch') AS INTEGER) FROM counts WHERE n > 0"
             " UNION SELECT DISTINCT year FROM declarations ORDER BY 1"
         ).fetchall()
         return [int(r[0]) for r in rows]

@@ -94,3 +94,26 @@ def env(tmp_path: Path):
     tailer = Tailer(app.ingestor, app.settings, app.log)
     yield folder, app, tailer
     app.close()
+
+
+def score_through_store(events: Iterable[dict], rules: Any, as_of: Any) -> Any:
+    """Events → a real SQLite store (through the ingestor's event → row mapping) → Score."""
+    import tempfile
+
+    import structlog
+
+    from forfait_agent.events import Declaration, parse_event
+    from forfait_agent.ingest import Ingestor
+    from forfait_agent.privacy import Hasher
+    from forfait_agent.scoring import Window, compute_score
+    from forfait_agent.store import Store
+
+    window = Window(rules.year, as_of)
+    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp)) as store:
+        ingestor = Ingestor(store, {}, Hasher(b"test salt"), structlog.get_logger())
+        parsed = [parse_event(e) for e in events]
+        with store.transaction():
+            store.insert_events([ingestor.event_row(e, None) for e in parsed if not isinstance(e, Declaration)])
+            store.insert_declarations([ingestor.declaration_row(e) for e in parsed if isinstance(e, Declaration)])
+        tallies = store.tallies(window.start, window.end, rules.link_windows)
+        return compute_score(rules, as_of, {k: v[""] for k, v in tallies.items()}, store.declarations(rules.year))

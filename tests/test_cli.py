@@ -37,7 +37,7 @@ def test_score_json_without_data_has_no_practitioners(home: Path):
 def test_score_for_one_practitioner_lists_every_metric_even_empty(home: Path):
     data = score_json(home, "--year", "2026", "--practitioner", RPPS_A)
     (p,) = data["practitioners"]
-    assert p["rpps"] == RPPS_A and len(p["metrics"]) == 11
+    assert p["rpps"] == RPPS_A and len(p["metrics"]) == 13
     assert all(m["rate"] is None for m in p["metrics"].values())
 
 

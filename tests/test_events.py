@@ -72,7 +72,7 @@ def test_mss_to_patient_follows_recipient_domain_unless_explicit():
     colleague = parse(kind="mss_message", id="m2", recipient="dr.x@hopital.mssante.fr")
     forced = parse(kind="mss_message", id="m3", recipient="dr.x@hopital.mssante.fr", to_patient=True)
     assert (to_patient.is_to_patient, colleague.is_to_patient, forced.is_to_patient) == (True, False, True)
-    assert to_patient.recipient_domain == "patient.mssante.fr"
+    assert to_patient.patient == TEST_INS and colleague.patient is None  # the address gives the patient
 
 
 def test_unknown_extra_fields_are_ignored_and_transmitted_defaults_true():

@@ -15,6 +15,7 @@ import pytest
 from forfait_agent import sources
 from forfait_agent.app import App
 from forfait_agent.config import Settings, WatchedFolder
+from forfait_agent.store import KIND_CODE
 from forfait_agent.tailer import Tailer
 
 from .conftest import RPPS_A, TEST_INS, cli
@@ -37,7 +38,8 @@ def entry(i: int, body: bytes | None = None) -> bytes:
 
 
 def mss_ids(app: App) -> list[str]:
-    return sorted(r[0] for r in app.store.db.execute("SELECT id FROM events WHERE kind = 'mss_message'"))
+    rows = app.store.db.execute("SELECT id FROM events WHERE kind = ?", (KIND_CODE["mss_message"],))
+    return sorted(r[0] for r in rows)
 
 
 @pytest.fixture

@@ -45,12 +45,14 @@ def test_nothing_identifying_reaches_the_database_or_the_logs(home: Path, tmp_pa
     path = write_jsonl(tmp_path / "e.jsonl", [*events, bad])
     report = json.loads(cli(home, "-v", "scan", "--json", str(path)).stdout)
     assert report["new"] == len(events) and report["quarantined"] == 1
-    cli(home, "score", "--as-of", "2026-12-31")
+    score = json.loads(cli(home, "score", "--json", "--as-of", "2026-12-31").stdout)
     written = all_written_bytes(home)
     assert (home / "logs" / "commandes.log").stat().st_size > 0
     for nir in [*NIRS, CORSICAN]:
         assert nir[:13].encode() not in written, nir
-    assert b"patient.mssante.fr" in written  # the domain is kept: "to a patient: yes"
+    # What is kept is "to a patient: yes" and the link to the consultation, by salted hash.
+    metrics = score["practitioners"][0]["metrics"]
+    assert metrics["mss_patient_messages"]["numerator"] == metrics["mss_patient"]["numerator"] == len(events) // 3
     assert b"@patient.mssante.fr" not in written
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from rich.cells import cell_len
 
-from .conftest import RPPS_A, RPPS_B, cli, ev, score_json, write_jsonl
+from .conftest import RPPS_A, RPPS_B, TEST_INS, cli, ev, score_json, write_jsonl
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
@@ -160,7 +160,8 @@ def test_a_missing_declaration_that_unlocks_everything_comes_first(home: Path, t
     one action that pays the whole year, with the exact command to copy for this doctor."""
     events = [ev("teleservice", f"t{i}", service=s, online=True) for i, s in enumerate(["dmt", "pse", "aat"] * 3)]
     events += [ev("fse", f"f{i}", vitale="apcv") for i in range(3)]
-    events += [ev("mss_message", "m", recipient="x@patient.mssante.fr")]
+    events += [ev("mss_message", "m", recipient=f"{TEST_INS}@patient.mssante.fr")]
+    events += [ev("consultation", "c0", patient=TEST_INS)]  # the message follows a consultation
     events += [ev("consultation", "c1", practitioner=RPPS_B)]
     write_jsonl(tmp_path / "e.jsonl", events)
     cli(home, "scan", str(tmp_path))

@@ -7,21 +7,15 @@ from fractions import Fraction
 
 import pytest
 
-from forfait_agent.events import parse_event
 from forfait_agent.rules import RuleBook, parse_rules
-from forfait_agent.scoring import Window, compute_score, counts_from_events
 
-from .conftest import RPPS_A, TEST_INS, ev
+from .conftest import RPPS_A, TEST_INS, ev, score_through_store
 
 BOOK = RuleBook()
 
 
 def score_of(events, year=2026, as_of=date(2026, 12, 31), rules=None):
-    rules = rules or BOOK.get(year)
-    window = Window(year, as_of)
-    parsed = [parse_event(e) if isinstance(e, dict) else e for e in events]
-    ytd, decl = counts_from_events(parsed, window.start, window.end)
-    return compute_score(rules, as_of, ytd, decl)
+    return score_through_store(events, rules or BOOK.get(year), as_of)
 
 
 def many(kind, n, prefix=None, at="2026-03-02T10:00:00", **fields):
@@ -32,9 +26,14 @@ def declared(indicator, value=True, year=2026, at="2026-06-01T09:00:00", id=None
     return ev("declaration", id or f"d-{indicator}-{at}", at=at, indicator=indicator, year=year, value=value)
 
 
+def seen(n, prefix="c", at="2026-03-02T10:00:00"):
+    """n consultations, each with its own patient p0…p(n-1)."""
+    return [ev("consultation", f"{prefix}{i}", at=at, patient=f"p{i}") for i in range(n)]
+
+
 def test_every_metric_numerator_and_denominator():
     events = (
-        many("consultation", 10)
+        seen(10)
         + many("fse", 6, vitale="carte")
         + many("fse", 2, "fa", vitale="apcv")
         + many("fse", 1, "fn", vitale="sans_vitale", transmitted=False)
@@ -44,28 +43,33 @@ def test_every_metric_numerator_and_denominator():
         + [
             ev("mss_message", "m1", recipient=f"{TEST_INS}@patient.mssante.fr"),
             ev("mss_message", "m2", recipient="dr@chu.mssante.fr"),
+            ev("mss_message", "m3", recipient="p3@patient.mssante.fr"),
         ]
-        + many("dmp_document", 4)
+        + [ev("dmp_document", f"d{i}", patient=p) for i, p in enumerate(("p0", "p0", "p1", "p2"))]
         + many("teleservice", 9, "ta", service="aat", online=True)
         + many("teleservice", 1, "tp", service="aat", online=False)
+        + many("teleservice", 5, "tr", service="aat", online=False, regime_general=False)
     )
     m = score_of(events).practitioners[0].metrics
     got = {k: (v.numerator, v.denominator) for k, v in m.items()}
     assert got["teletransmission"] == (8, 10)
     assert got["apcv"] == (2, 9)
     assert got["eprescription"] == (3, 10)
-    assert got["mss_patient"] == (1, 10)
-    assert got["dmp"] == (4, 10)
-    assert got["teleservice:aat"] == (9, 10)
+    assert got["mss_patient"] == (1, 10)  # p3's consultation; the test INS has none
+    assert got["mss_patient_messages"] == (2, 10)
+    assert got["dmp"] == (3, 10)  # p0 (two documents, one consultation), p1, p2
+    assert got["dmp_documents"] == (4, 10)
+    assert got["teleservice:aat"] == (9, 10)  # forms of another régime count nowhere
     assert got["teleservice:dsg"] == (0, 0)
     assert m["teleservice:dsg"].rate is None
     assert float(m["eprescription"].rate) == 0.3
+    assert (m["mss_patient"].unlinked, m["mss_patient"].without_patient) == (1, 0)
 
 
-def test_dmp_and_mss_rates_are_capped_at_one():
-    events = many("consultation", 2) + many("dmp_document", 5)
+def test_a_consultation_counts_once_however_many_documents():
+    events = seen(2) + many("dmp_document", 5, patient="p0")
     value = score_of(events).practitioners[0].metrics["dmp"]
-    assert (value.numerator, value.denominator, float(value.rate)) == (5, 2, 1.0)
+    assert (value.numerator, value.denominator, float(value.rate)) == (1, 2, 0.5)
 
 
 def test_threshold_is_met_exactly_at_the_rate():
@@ -73,8 +77,8 @@ def test_threshold_is_met_exactly_at_the_rate():
     base = [declared("equipement")] + many("teleservice", 10, "t", service="dmt", online=True)
     events = (
         base
-        + many("consultation", 10)
-        + many("dmp_document", 3)
+        + seen(10)
+        + [ev("dmp_document", f"dmp_document{i}", patient=f"p{i}") for i in range(3)]
         + many("prescription", 3, "pe", electronic=True)
         + many("prescription", 7, "pp", electronic=False)
     )
@@ -87,7 +91,10 @@ def test_threshold_is_met_exactly_at_the_rate():
 
 def test_donum_gate_needs_both_socle_indicators():
     online = many("teleservice", 10, "t", service="dmt", online=True)
-    optional_met = many("fse", 1, vitale="apcv") + [ev("mss_message", "m", recipient="x@patient.mssante.fr")]
+    optional_met = many("fse", 1, vitale="apcv") + [
+        ev("consultation", "c", patient=TEST_INS),
+        ev("mss_message", "m", recipient=f"{TEST_INS}@patient.mssante.fr"),
+    ]
     no_declaration = score_of(online + optional_met).practitioners[0]
     assert (no_declaration.gate_met, no_declaration.points) == (False, 0)
     assert {i.id: i.met for i in no_declaration.indicators}["apcv_mss"] is True
@@ -220,7 +227,7 @@ condition = { all = [ { metric = "apcv", min_count = 2 }, { metric = "dmp", min_
 """,
         "t.toml",
     )
-    base = [declared("eq"), *many("consultation", 2), *many("dmp_document", 1)]
+    base = [declared("eq"), *seen(2), ev("dmp_document", "d", patient="p1")]
     one_apcv = many("fse", 1, vitale="apcv")
     assert score_of(base + one_apcv, rules=rules).practitioners[0].points == 10
     two_apcv = many("fse", 2, vitale="apcv")
@@ -239,6 +246,6 @@ def test_score_json_shape_is_the_contract():
     assert {"year", "as_of", "point_value_eur", "practitioners"} <= set(data)
     p = data["practitioners"][0]
     assert {"rpps", "gate_met", "points", "max_points", "euros", "metrics", "indicators"} <= set(p)
-    assert len(p["metrics"]) == 11  # every metric, even with a zero denominator
+    assert len(p["metrics"]) == 13  # every metric, even with a zero denominator
     assert set(p["metrics"]["apcv"]) == {"numerator", "denominator", "rate", "projected_rate"}
     assert {"id", "group", "met", "points", "max_points", "missing"} <= set(p["indicators"][0])

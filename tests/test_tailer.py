@@ -6,11 +6,12 @@ import json
 import os
 import shutil
 import sqlite3
+from datetime import date
 from pathlib import Path
 
 from forfait_agent import Adapter, Record
 from forfait_agent.app import App
-from forfait_agent.store import DB_FILE
+from forfait_agent.store import DB_FILE, day_number
 from forfait_agent.tailer import Tailer
 
 from .conftest import RPPS_A
@@ -143,7 +144,7 @@ def test_bom_crlf_and_cp1252(env):
     assert stored_ids(app) == ["cafÃ©", "pâté-é", "œuvre"]  # j.csv is UTF-8 read as cp1252: as declared
     with sqlite3.connect(app.home / DB_FILE) as db:
         days = sorted(r[0] for r in db.execute("SELECT day FROM events"))
-    assert days == ["2026-03-02", "2026-03-03", "2026-03-04"]
+    assert days == [day_number(date(2026, 3, d)) for d in (2, 3, 4)]
 
 
 def test_whole_file_framing_waits_until_settled(env, tmp_path: Path):

@@ -260,7 +260,7 @@ def test_agent_scan_counts_documents_and_keeps_no_ins(tmp_path: Path):
     report = agent_json(home, "scan", str(folder))
     assert (report["new"], report["quarantined"]) == (3, 1)
     score = agent_json(home, "score", "--as-of", "2026-12-31")
-    assert score["practitioners"][0]["metrics"]["dmp"]["numerator"] == 3
+    assert score["practitioners"][0]["metrics"]["dmp_documents"]["numerator"] == 3
     stored = b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
     assert TEST_INS.encode() not in stored and b"Jeanne" not in stored
 

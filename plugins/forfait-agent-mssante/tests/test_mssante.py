@@ -194,7 +194,7 @@ def test_agent_keeps_no_address_subject_or_text(tmp_path: Path):
     assert (report["new"], report["quarantined"]) == (2, 1)
     score = agent_json(home, "score", "--as-of", "2026-12-31")
     assert score["practitioners"][0]["rpps"] == "10101010101"
-    assert score["practitioners"][0]["metrics"]["mss_patient"]["numerator"] == 1
+    assert score["practitioners"][0]["metrics"]["mss_patient_messages"]["numerator"] == 1
     stored = b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file() and p.name != "config.toml")
     for secret in (TEST_INS.encode(), b"Compte rendu", b"Bonjour", SENDER.encode(), b"x@chu", b"DUPONT"):
         assert secret not in stored
