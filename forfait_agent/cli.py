@@ -42,12 +42,12 @@ def _date(text: str) -> date:
 
 
 def _rpps(text: str) -> str:
-    from .events import normalize_rpps
+    from .wizard import parse_rpps
 
-    value = normalize_rpps(text)
-    if not (isinstance(value, str) and len(value) == 11 and value.isdigit()):
-        raise argparse.ArgumentTypeError(f"RPPS invalide « {text} » (11 chiffres attendus)")
-    return value
+    try:
+        return parse_rpps(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _add_global_options(parser: argparse.ArgumentParser, default: Any) -> None:
@@ -167,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--adapter", help="adaptateur imposé pour ces dossiers (sinon d'après les noms de fichiers)")
     p.add_argument("--practitioner", type=_rpps, help="RPPS par défaut (cabinet d'un seul médecin)")
+    p.add_argument("--name", metavar="NOM", help="nom affiché de ce médecin, par exemple « Dr A. Martin »")
     p.add_argument("--poll-interval", type=number, default=5.0, help="secondes entre deux balayages (défaut 5)")
     p.add_argument("--force", action="store_true", help="remplacer un fichier existant")
 
@@ -744,9 +745,14 @@ def _run(app: Any, args: argparse.Namespace) -> int:
     from .agent import Agent, AlreadyRunning, DataDirLock
 
     if not app.settings.folders:
-        raise UsageError(
-            f"aucun dossier à surveiller : lancez « forfait-agent init » (configuration : {app.config_path})"
+        again = command_prefix(args)
+        how = (
+            f"« {again} init --force --folder DOSSIER » (remplace {app.config_path}) ou ajoutez une section "
+            "[[folders]] à ce fichier"
+            if app.config_path.exists()
+            else f"lancez « {again} init »"
         )
+        raise UsageError(f"aucun dossier à surveiller : {how}")
     lock = DataDirLock(app.home)
     try:
         lock.acquire()
@@ -766,69 +772,41 @@ def _run(app: Any, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _toml_str(value: object) -> str:
-    return json.dumps(str(value), ensure_ascii=False)
-
-
-def render_config(folders: list[Path], adapter: str | None, practitioner: str | None, poll: float) -> str:
-    lines = [
-        "# Configuration de forfait-agent (format TOML).",
-        "# Chaque clé peut aussi être donnée par une variable d'environnement FORFAIT_AGENT_<CLÉ>.",
-        "",
-        "# RPPS attribué aux enregistrements qui n'en portent pas (cabinet d'un seul médecin).",
-        f"default_practitioner = {_toml_str(practitioner)}"
-        if practitioner
-        else '# default_practitioner = "10101010101"',
-        "",
-        "# Secondes entre deux balayages des dossiers sur le réseau (scrutés, sans notifications).",
-        f"poll_interval = {poll:g}",
-        "# Secondes entre deux balayages de sécurité des dossiers locaux : les notifications du système",
-        "# réveillent l'agent tout de suite ; ce balayage rattrape celles qui se perdent.",
-        "rescan_interval = 60",
-        "# Secondes sans changement avant de lire un fichier complet (courriels, documents DMP).",
-        "settle_seconds = 2",
-        "",
-        "# Identité trouvée dans un enregistrement (adresse MSSanté de l'expéditeur, identifiant LGC)",
-        "# → RPPS du médecin. Clés en minuscules.",
-        "[practitioners]",
-        '# "dr.martin@cabinet.mssante.fr" = "10101010101"',
-        "",
-    ]
-    for folder in folders:
-        lines += ["[[folders]]", f"path = {_toml_str(folder.expanduser().resolve())}"]
-        lines.append(f"adapter = {_toml_str(adapter)}" if adapter else '# adapter = "jsonl"  # sinon d\'après les noms')
-        lines += ["recursive = true", ""]
-    if not folders:
-        lines += ["# [[folders]]", '# path = "C:/LGC/Exports"', ""]
-    return "\n".join(lines)
-
-
 def _init(app: Any, args: argparse.Namespace) -> int:
     from .config import load_settings
+    from .wizard import Abandoned, Answers, questions, render_config
 
     target = app.config_path
+    again = command_prefix(args)
     if target.exists() and not args.force:
-        raise UsageError(f"{target} existe déjà (--force pour le remplacer)")
-    folders, practitioner = list(args.folder), args.practitioner
-    if not folders and sys.stdin.isatty():
-        print("Dossiers où le logiciel médical écrit ses journaux ou exports (vide pour finir) :")
-        while answer := input("  dossier : ").strip():
-            folders.append(Path(answer))
-        if not practitioner:
-            answer = input("RPPS du médecin (vide si plusieurs médecins) : ").strip()
-            practitioner = _rpps(answer) if answer else None
-    missing = [f for f in folders if not f.expanduser().is_dir()]
+        raise UsageError(
+            f"{target} existe déjà. Pour le refaire : « {again} init --force » (questions) ou "
+            f"« {again} init --force --folder DOSSIER » ; pour le retoucher : ouvrez-le dans un éditeur de texte."
+        )
+    missing = [f for f in args.folder if not f.expanduser().is_dir()]
     if missing:
         raise InputError("; ".join(f"{f} : dossier introuvable" for f in missing))
     if args.adapter and args.adapter not in app.plugins.adapters:
         raise UsageError(f"adaptateur inconnu « {args.adapter} » (disponibles : {', '.join(app.plugins.adapters)})")
-    text = render_config(folders, args.adapter, practitioner, args.poll_interval)
+    answers = Answers(list(args.folder), args.practitioner, args.name)
+    if not answers.folders and sys.stdin.isatty():
+        try:
+            questions(input, print, answers)
+        except Abandoned:
+            print()
+            raise UsageError("configuration abandonnée (fin de saisie) : rien n'a été écrit") from None
+    text = render_config(answers.folders, args.adapter, answers.practitioner, args.poll_interval, answers.name)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
     load_settings(target)  # what was written must load
     print(f"Configuration écrite : {target}")
-    if folders:
-        print("Démarrer l'agent : forfait-agent run   (ou au démarrage de la session : forfait-agent service install)")
+    if answers.folders:
+        print(f"Démarrer l'agent : {again} run   (ou à chaque ouverture de session : {again} service install)")
+    else:
+        print(
+            f"Aucun dossier surveillé pour l'instant : ajoutez-en un avec « {again} init --force --folder DOSSIER », "
+            "ou dans la section [[folders]] de ce fichier."
+        )
     return EXIT_OK
 
 
