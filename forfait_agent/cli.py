@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -665,73 +664,14 @@ def _rules_check(path: Path) -> int:
 
 
 def _status(app: Any, args: argparse.Namespace) -> int:
-    from .agent import DataDirLock
+    from .status import collect, render
 
-    store = app.store
-    pid = DataDirLock(app.home).holder()
-    data = {
-        "running": pid is not None,
-        "pid": pid,
-        "watch_modes": json.loads(store.meta("agent_modes") or "{}"),
-        "data_dir": str(app.home),
-        "events": store.event_count(),
-        "unattributed_events": store.unattributed(),
-        "last_ingest": store.meta("last_ingest"),
-        "files": [
-            {"path": p.path, "adapter": p.adapter, "offset": p.offset, "size": p.size, "line_no": p.line_no}
-            for p in store.positions()
-        ],
-        "quarantine": [{"reason": r, "example": m, "count": n} for r, m, n in store.quarantine_summary()],
-        "adapters": [
-            {"adapter": a, "failures": f, "last_error": e, "disabled_at": d} for a, f, e, d in store.adapter_statuses()
-        ],
-        "plugin_errors": [{"plugin": i.name, "error": i.error} for i in app.plugins.infos if i.status == "error"],
-        "warnings": app.warnings,
-    }
+    data = collect(app)
     if args.json:
         _print_json(data)
         return EXIT_OK
-    from .app import PARIS
-
-    console = _console()
-    state = f"en marche (processus {pid})" if pid else "arrêté"
-    last = data["last_ingest"]
-    if last:
-        last = datetime.fromisoformat(last).astimezone(PARIS).strftime("%d/%m/%Y à %H:%M:%S")
-    console.print(f"Agent : {state} — dernière ingestion : {last or 'jamais'}")
-    for folder, mode in data["watch_modes"].items():
-        console.print(f"  surveillance de {folder} : {mode}")
-    console.print(f"Dossier des données : {data['data_dir']}")
-    for warning in data["warnings"]:
-        console.print(f"[yellow]Attention : {warning}[/yellow]")
-    console.print(f"Événements enregistrés : {data['events']}")
-    if data["unattributed_events"]:
-        console.print(
-            f"{data['unattributed_events']} événement(s) sans médecin identifié (« inconnu ») : "
-            "ajoutez la correspondance dans config.toml ([practitioners] ou default_practitioner), "
-            f"ou « {command_prefix(args)} attribute RPPS --folder DOSSIER ».",
-            style="yellow",
-        )
-    console.print(f"Fichiers suivis : {len(data['files'])}")
-    for f in data["files"]:
-        console.print(f"  • {f['path']} ({f['adapter']}) : {f['offset']} / {f['size']} octets lus")
-    if data["quarantine"]:
-        console.print("Quarantaine :")
-        for q in data["quarantine"]:
-            console.print(f"  • {q['example']} : {q['count']}")
-        for source, offset, line_no, _reason, message in store.quarantine_items(10):
-            where = f"ligne {line_no}" if line_no else f"octet {offset}"
-            console.print(f"    {source}, {where} : {message}")
-    for a in data["adapters"]:
-        if a["disabled_at"]:
-            since = datetime.fromisoformat(a["disabled_at"]).astimezone(PARIS).strftime("%d/%m/%Y à %H:%M")
-            state = f"EN PAUSE depuis le {since} (réessayé automatiquement ; ses fichiers attendent)"
-        else:
-            state = "a rencontré des erreurs"
-        line = f"Adaptateur {a['adapter']} {state} ({a['failures']} erreurs) : {a['last_error']}"
-        console.print(line, style="red", markup=False)
-    for p in data["plugin_errors"]:
-        console.print(f"Greffon {p['plugin']} en erreur : {p['error']}", style="red")
+    items = app.store.quarantine_items() if args.quarantine else None
+    render(data, _console(), command_prefix(args), files=args.files, items=items)
     return EXIT_OK
 
 

@@ -710,10 +710,18 @@ class Store:
             )
         ]
 
-    def quarantine_items(self, limit: int = 50) -> list[tuple[str, int, int | None, str, str]]:
+    def quarantine_items(self, limit: int = -1) -> list[tuple[str, int, int | None, str, str | None, str, str]]:
+        """(source, offset, line_no, reason, adapter, at, message), oldest first; all when limit < 0."""
         return self.db.execute(
-            "SELECT source, offset, line_no, reason, message FROM quarantine ORDER BY id DESC LIMIT ?",
+            "SELECT source, offset, line_no, reason, adapter, at, message FROM quarantine ORDER BY id LIMIT ?",
             (limit,),
+        ).fetchall()
+
+    def quarantine_by_source(self) -> list[tuple[str | None, str, str, str, int, str, str]]:
+        """(adapter, source, reason, example message, count, first at, last at)."""
+        return self.db.execute(
+            "SELECT adapter, source, reason, MIN(message), COUNT(*), MIN(at), MAX(at) FROM quarantine"
+            " GROUP BY adapter, source, reason"
         ).fetchall()
 
     def adapter_statuses(self) -> list[tuple[str, int, str | None, str | None]]:

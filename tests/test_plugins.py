@@ -223,6 +223,8 @@ def test_unattributed_events_are_kept_and_reattributed_without_rereading(home: P
     assert [p["rpps"] for p in score["practitioners"]] == ["inconnu"]
     status = json.loads(cli(home, "status", "--json").stdout)
     assert status["unattributed_events"] == 2
+    # The hint names the config table as written (it once vanished, read as console markup).
+    assert "([practitioners] ou default_practitioner)" in cli(home, "status", env={"COLUMNS": "300"}).stdout
     (data / "journal.pipe").unlink()  # the files are gone: re-attribution must not need them
     out = cli(home, "attribute", "10101010101", "--folder", str(data)).stdout
     assert out.startswith("2 événement(s)")

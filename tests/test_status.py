@@ -1,0 +1,43 @@
+"""`status` as a doctor reads it: one line per folder and per kind of problem, detail on request,
+never a patient's name (per-document files are stored hashed and shown as « nom masqué »)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .conftest import cli, ev, write_jsonl
+
+NIR = "279035121518989"  # the ANS test INS
+
+
+def test_status_summarises_per_folder_and_details_on_request(home: Path, tmp_path: Path):
+    journals, sent = tmp_path / "journaux", tmp_path / "envois"
+    journals.mkdir()
+    sent.mkdir()
+    for month in range(1, 13):
+        write_jsonl(journals / f"journal-{month:02d}.jsonl", [ev("consultation", f"c{month}")])
+    write_jsonl(journals / "journal-03b.jsonl", [ev("consultation", "c-x"), "pas du JSON", '{"kind": "x"}'])
+    write_jsonl(sent / f"CR_{NIR}.jsonl", [ev("consultation", "c-y"), "coupé net {"])
+    cli(home, "scan", str(journals), str(sent), check=False)
+
+    out = cli(home, "status", env={"COLUMNS": "200"}).stdout
+    assert f"{journals} : 13 fichier(s) (jsonl)" in out and f"{sent} : 1 fichier(s) (jsonl)" in out
+    assert "journal-01.jsonl" not in out  # not one line per file
+    assert "status --fichiers" in out and "status --quarantaine" in out
+    assert "2 × JSON invalide — adaptateur jsonl" not in out  # grouped per folder, not across folders
+    assert f"1 × JSON invalide — adaptateur jsonl, dossier {journals}" in out
+    assert f"1 × JSON invalide — adaptateur jsonl, dossier {sent}" in out
+    assert "1 × type d'événement inconnu" in out and "mis à part le " in out
+
+    detail = cli(home, "status", "--fichiers", env={"COLUMNS": "200"}).stdout
+    assert str(journals / "journal-01.jsonl") in detail
+
+    items = cli(home, "status", "--quarantaine", env={"COLUMNS": "200"}).stdout
+    assert f"jsonl · {journals / 'journal-03b.jsonl'}, ligne 2 · JSON invalide" in items
+    assert f"jsonl · document au nom masqué dans {sent}, ligne 2 · JSON invalide" in items
+    assert NIR not in items and "h-" not in items
+
+    data = json.loads(cli(home, "status", "--json").stdout)
+    assert {f["folder"]: f["files"] for f in data["folders"]} == {str(journals): 13, str(sent): 1}
+    assert sum(g["count"] for g in data["quarantine_groups"]) == 3
