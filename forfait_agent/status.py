@@ -94,7 +94,9 @@ class QuarantineGroup:
 
     @property
     def reason_text(self) -> str:
-        return REASONS_FR.get(self.reason, self.example)
+        """The reason in words; the example message when it says more (« … : XDM sans CDA »)."""
+        generic = REASONS_FR.get(self.reason, self.reason)
+        return self.example if self.example.startswith(generic) else f"{generic} : {self.example}"
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -117,7 +117,7 @@ def test_second_agent_on_the_same_data_folder_exits_at_once_with_status_0(home: 
 
 def test_run_without_folders_explains_what_to_do(home: Path):
     proc = cli(home, "run", check=False)
-    assert proc.returncode == 1 and "forfait-agent init" in proc.stderr
+    assert proc.returncode == 1 and "aucun dossier à surveiller : lancez « " in proc.stderr and " init »" in proc.stderr
 
 
 def _snapshot(home: Path) -> tuple[list, list, list]:
