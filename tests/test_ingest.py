@@ -83,7 +83,7 @@ def test_malformed_lines_are_quarantined_with_file_and_line(home: Path, tmp_path
     ]
     assert all(r[0] == str(path.resolve()) for r in rows)
     assert "« id »" in rows[2][3]
-    status = cli(home, "status").stdout
+    status = cli(home, "status", "--quarantaine").stdout
     assert "ligne 8" in status and "Quarantaine" in status
 
 
