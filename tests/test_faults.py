@@ -260,4 +260,4 @@ def test_file_and_folder_names_that_are_not_utf8_are_read_and_shown(home: Path, 
         f"{tmp_path}/exports/caf\\xe9.jsonl",
         f"{tmp_path}/exports/sous-dossier-\\xff/journal-\\xfe.jsonl",
     ]
-    assert "caf\\xe9.jsonl" in cli(home, "status").stdout
+    assert "caf\\xe9.jsonl" in cli(home, "status", "--fichiers").stdout
