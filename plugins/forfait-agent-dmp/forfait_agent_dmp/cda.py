@@ -31,7 +31,7 @@ WRAPPERS = frozenset(
 )
 LOINC = "2.16.840.1.113883.6.1"
 RPPS_OID = "1.2.250.1.71.4.2.1"  # national ids of professionals AND of structures and systems
-_RPPS_ID = re.compile(r"^8\d{11}$")  # "8" + RPPS: the only form under that OID that is a person's RPPS
+RPPS_ID = re.compile(r"^8\d{11}$")  # "8" + RPPS: the only form under that OID that is a person's RPPS
 INS_OIDS = ("1.2.250.1.213.1.4.8", "1.2.250.1.213.1.4.9", "1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.11")
 _TS = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(?:(\d{2})(?:\.\d+)?)?)?([+-]\d{4})?$")
 _SAFE = {"forbid_dtd": True, "forbid_entities": True, "forbid_external": True}
@@ -84,7 +84,7 @@ def _rpps(ids: Iterable[Element]) -> str | None:
     """The first `8` + RPPS id: the same OID also carries structure (`3`+FINESS…) and system ids."""
     for element in ids:
         extension = (element.get("extension") or "").strip()
-        if element.get("root") == RPPS_OID and _RPPS_ID.match(extension):
+        if element.get("root") == RPPS_OID and RPPS_ID.match(extension):
             return extension
     return None
 

@@ -13,6 +13,7 @@ import pytest
 from cda_builders import BILLION_LAUGHS, EXTERNAL_ENTITY, RPPS, TEST_INS, auto_presentable, cda, metadata, xdm
 from forfait_agent_dmp import CdaAdapter, XdmAdapter, parse_cda
 from forfait_agent_dmp.cda import is_cda, parse_ts
+from forfait_agent_dmp.xdm import listed_uris
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -180,6 +181,15 @@ def test_xdm_reads_the_documents_metadata_lists_and_skips_other_xml():
     assert ids == ["1.2.250.1.213.4.1.2.9^A", "1.2.250.1.213.4.1.2.9^B"]
     unlisted = [e["id"] for e in parse(XdmAdapter(), xdm(documents, listed=[]))]  # METADATA lists nothing
     assert sorted(unlisted) == ["1.2.250.1.213.4.1.2.9^A", "1.2.250.1.213.4.1.2.9^B", "1.2.250.1.213.4.1.2.9^C"]
+
+
+def test_long_uri_split_in_numbered_values_is_joined():
+    """ITI TF-3: a URI longer than a slot value is written as "1|first part", "2|second part"."""
+    segmented = metadata(["2|0001.XML"]).replace(
+        "<rim:Value>2|0001.XML</rim:Value>", "<rim:Value>2|0001.XML</rim:Value><rim:Value>1|DOC</rim:Value>"
+    )
+    assert listed_uris(segmented.encode()) == ["DOC0001.XML"]
+    assert listed_uris(b"<not xml") == [] and listed_uris(BILLION_LAUGHS) == []
 
 
 def test_xdm_without_cda_is_quarantined_with_a_french_reason(tmp_path: Path):

@@ -18,7 +18,7 @@ from datetime import datetime
 
 import hl7
 from forfait_agent_dmp import CdaFacts, parse_cda
-from forfait_agent_dmp.cda import INS_OIDS, RPPS_OID, parse_ts
+from forfait_agent_dmp.cda import INS_OIDS, RPPS_ID, RPPS_OID, parse_ts
 
 from forfait_agent import RecordError
 
@@ -26,9 +26,9 @@ MESSAGE_TYPES = ("MDM", "ORU")
 CANCEL = "CA"  # ORC-1 of a cancellation (« suppression »): nothing new was sent
 _MLLP = re.compile(rb"[\x0b\x1c]")  # start and end blocks of MLLP frames
 _NEXT_MSH = re.compile(r"\r(?=MSH\|)")
-_RPPS_ID = re.compile(r"^8\d{11}$")
 _BASE64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
-_MSH9 = re.compile(rb"^(?:\xef\xbb\xbf)?\s*MSH\|[^|\r\n]*(?:\|[^|\r\n]*){6}\|([A-Z]{3})", re.MULTILINE)
+# MSH-9.1 of any MSH segment (at the start or after a segment separator): 6 fields after MSH-2.
+_MSH9 = re.compile(rb"(?:^|[\r\n])(?:\xef\xbb\xbf)?[ \t]*MSH\|[^|\r\n]*(?:\|[^|\r\n]*){6}\|([A-Z]{3})")
 
 
 @dataclass(frozen=True)
@@ -48,9 +48,9 @@ class Transmission:
 
 
 def is_transmission(head: bytes) -> bool:
-    """An HL7v2 MDM or ORU message (what this adapter reads), judged on the first MSH."""
-    match = _MSH9.search(_MLLP.sub(b"", head[:4096]))
-    return bool(match) and match.group(1).decode("ascii") in MESSAGE_TYPES
+    """Whether the file's first bytes hold an MDM or ORU message (what this adapter reads),
+    even after acknowledgements or other messages in the same log."""
+    return any(m.group(1).decode("ascii") in MESSAGE_TYPES for m in _MSH9.finditer(_MLLP.sub(b"", head)))
 
 
 def split_messages(data: bytes) -> list[str]:
@@ -118,7 +118,7 @@ def _from_txa(message: hl7.Message, patient: str | None) -> CdaFacts | None:
     return CdaFacts(
         document_id=_field(txa[0], 12, 1, 1),
         at=parse_ts(when),
-        author_id=author if _RPPS_ID.match(author) else None,
+        author_id=author if RPPS_ID.match(author) else None,
         doc_type=_field(txa[0], 2, 1, 1) or None,
         patient=patient,
     )
@@ -172,7 +172,7 @@ def parse_transmission(text: str) -> Transmission:
         role, address = _field(prt, 4, 1, 1).upper(), _field(prt, 15, 1, 4)
         if role == "RCT" and "@" in address:
             recipients.append(address.lower())
-        elif role == "SB" and _field(prt, 5, 1, 9, 2) == RPPS_OID and _RPPS_ID.match(_field(prt, 5, 1, 1)):
+        elif role == "SB" and _field(prt, 5, 1, 9, 2) == RPPS_OID and RPPS_ID.match(_field(prt, 5, 1, 1)):
             sender_rpps = _field(prt, 5, 1, 1)
         if role in ("SB", "REPLY") and "@" in address and sender_address is None:
             sender_address = address.lower()

@@ -138,11 +138,12 @@ def test_unreadable_messages_are_explained_in_french(data, reason: str):
         (message().encode(), True),
         (mllp(message()), True),
         (b"\xef\xbb\xbf" + message(kind="ORU^R01^ORU_R01").encode(), True),
+        (mllp("MSH|^~\\&|PFI|C|LGC|C|20260302||ACK^T02^ACK|A1|P|2.6\rMSA|AA|1\r", message()), True),
         (b"MSH|^~\\&|PFI|C|LGC|C|20260302||ACK^T02^ACK|A1|P|2.6\rMSA|AA|1\r", False),
         (b"MSH|^~\\&|LGC|C|X|C|20260302||ADT^A04^ADT_A01|A1|P|2.5\rPID|||1\r", False),
         (b"<?xml version='1.0'?><x/>", False),
     ],
-    ids=["mdm", "mllp", "bom-oru", "ack", "adt", "xml"],
+    ids=["mdm", "mllp", "bom-oru", "ack-then-mdm", "ack", "adt", "xml"],
 )
 def test_only_mdm_and_oru_files_are_claimed(head: bytes, claimed: bool):
     assert Hl7Adapter().claims(head) is claimed
