@@ -25,7 +25,6 @@ MAX_MEMBER_BYTES = 20 << 20  # one CDA document
 MAX_TOTAL_BYTES = 100 << 20  # all documents of one archive
 MAX_RATIO = 100  # uncompressed ÷ compressed beyond this is a bomb, not a document
 MAX_MEMBERS = 1000
-_METADATA = re.compile(r"^IHE_XDM/([^/]+)/METADATA\.XML$", re.IGNORECASE)
 _SEGMENT = re.compile(r"^(\d+)\|")  # long URI slot values are split as "1|…", "2|…" (ITI TF-3 4.2.3.1.7)
 
 
@@ -47,6 +46,20 @@ def listed_uris(metadata: bytes) -> list[str]:
                     values = ["".join(v.split("|", 1)[1] for v in sorted(values, key=lambda v: int(v.split("|")[0])))]
                 uris.extend(v for v in values[:1] if v)
     return uris
+
+
+def _name(info: zipfile.ZipInfo) -> str:
+    """Member name, upper-cased, with "/" even when a Windows tool wrote "\\"."""
+    return info.filename.replace("\\", "/").upper()
+
+
+def _subset(name: str) -> str | None:
+    """ "…/IHE_XDM/<subset>/" when `name` is that subset's METADATA.XML (the archive may hold
+    the XDM tree inside a top folder), else None."""
+    parts = name.split("/")
+    if len(parts) >= 3 and parts[-1] == "METADATA.XML" and parts[-3] == "IHE_XDM":
+        return "/".join(parts[:-1]) + "/"
+    return None
 
 
 def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, total: int) -> bytes:
@@ -73,16 +86,17 @@ def xdm_documents(data: bytes) -> list[tuple[str, bytes]]:
         infos = archive.infolist()
         if len(infos) > MAX_MEMBERS:
             raise RecordError(f"archive suspecte : {len(infos)} fichiers")
-        by_name = {i.filename.upper(): i for i in infos if not i.is_dir()}
-        subsets = {m.group(1): i for i in infos if (m := _METADATA.match(i.filename))}
+        by_name = {_name(i): i for i in infos if not i.is_dir()}
+        subsets = {prefix: by_name[name] for name in by_name if (prefix := _subset(name))}
         if not subsets:
             raise RecordError("pas une archive IHE XDM (IHE_XDM/…/METADATA.XML absent)")
         total, documents, skipped = 0, [], 0
-        for subset, metadata_info in sorted(subsets.items()):
+        for prefix, metadata_info in sorted(subsets.items()):
             metadata = _read(archive, metadata_info, total)
             total += len(metadata)
-            prefix = f"IHE_XDM/{subset}/".upper()
-            listed = [by_name.get((prefix + uri.lstrip("./")).upper()) for uri in listed_uris(metadata)]
+            listed = [
+                by_name.get((prefix + uri.replace("\\", "/").lstrip("./")).upper()) for uri in listed_uris(metadata)
+            ]
             members = [i for i in listed if i is not None] or [
                 i for name, i in by_name.items() if name.startswith(prefix) and i is not metadata_info
             ]

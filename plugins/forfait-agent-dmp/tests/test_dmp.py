@@ -183,6 +183,15 @@ def test_xdm_reads_the_documents_metadata_lists_and_skips_other_xml():
     assert sorted(unlisted) == ["1.2.250.1.213.4.1.2.9^A", "1.2.250.1.213.4.1.2.9^B", "1.2.250.1.213.4.1.2.9^C"]
 
 
+@pytest.mark.parametrize("layout", ["envoi-42/IHE_XDM/SUBSET01/{}", "IHE_XDM\\SUBSET01\\{}", "ihe_xdm/subset01/{}"])
+def test_xdm_tree_inside_a_folder_or_written_by_windows_tools(layout: str):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(layout.format("METADATA.XML"), metadata(["DOC0001.XML"]))
+        archive.writestr(layout.format("DOC0001.XML"), cda("A"))
+    assert [e["id"] for e in parse(XdmAdapter(), buffer.getvalue())] == ["1.2.250.1.213.4.1.2.9^A"]
+
+
 def test_long_uri_split_in_numbered_values_is_joined():
     """ITI TF-3: a URI longer than a slot value is written as "1|first part", "2|second part"."""
     segmented = metadata(["2|0001.XML"]).replace(
