@@ -33,7 +33,7 @@ LOINC = "2.16.840.1.113883.6.1"
 RPPS_OID = "1.2.250.1.71.4.2.1"  # national ids of professionals AND of structures and systems
 RPPS_ID = re.compile(r"^8\d{11}$")  # "8" + RPPS: the only form under that OID that is a person's RPPS
 INS_OIDS = ("1.2.250.1.213.1.4.8", "1.2.250.1.213.1.4.9", "1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.11")
-_TS = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(?:(\d{2})(?:\.\d+)?)?)?([+-]\d{4})?$")
+_TS = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:\.\d+)?)?)?)?([+-]\d{4})?$")
 _SAFE = {"forbid_dtd": True, "forbid_entities": True, "forbid_external": True}
 
 
@@ -47,7 +47,7 @@ class CdaFacts:
 
 
 def parse_ts(value: str) -> datetime:
-    """HL7 TS (YYYYMMDD[HHMM[SS[.S]]][±ZZZZ]); without an offset it is local (Paris) time."""
+    """HL7 TS (YYYYMMDD[HH[MM[SS[.S]]]][±ZZZZ]); without an offset it is local (Paris) time."""
     match = _TS.match(value.strip())
     if not match:
         raise RecordError(f"effectiveTime illisible : « {value[:40]} »")

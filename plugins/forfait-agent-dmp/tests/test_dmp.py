@@ -7,6 +7,7 @@ import io
 import time
 import tracemalloc
 import zipfile
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -50,9 +51,26 @@ def test_cda_header_facts(tmp_path: Path, n3: bool):
 def test_effective_time_forms():
     assert parse_ts("20260302").isoformat() == "2026-03-02T00:00:00"
     assert parse_ts("202603021015").isoformat() == "2026-03-02T10:15:00"
+    assert parse_ts("2026030210+0200").isoformat() == "2026-03-02T10:00:00+02:00"  # hour only
     assert parse_ts("20260302101500.123-0500").isoformat() == "2026-03-02T10:15:00-05:00"
     with pytest.raises(RecordError):
         parse_ts("2026-03-02")
+
+
+@given(
+    at=st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2100, 12, 31)),
+    precision=st.sampled_from([8, 10, 12, 14]),
+    minutes=st.one_of(st.none(), st.integers(min_value=-12 * 60, max_value=14 * 60)),
+)
+def test_any_hl7_timestamp_reads_back(at: datetime, precision: int, minutes: int | None):
+    pattern = {8: "%Y%m%d", 10: "%Y%m%d%H", 12: "%Y%m%d%H%M", 14: "%Y%m%d%H%M%S"}[precision]
+    text = at.strftime(pattern)
+    expected = datetime.strptime(text, pattern)
+    if minutes is not None:
+        sign = "+" if minutes >= 0 else "-"
+        text += f"{sign}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d}"
+        expected = expected.replace(tzinfo=timezone(timedelta(minutes=minutes)))
+    assert parse_ts(text) == expected
 
 
 def test_document_without_rpps_author_uses_the_configured_practitioner():
