@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import hl7
+import hl7.containers
+import hl7.util
 from forfait_agent_dmp import CdaFacts, parse_cda
 from forfait_agent_dmp.cda import INS_OIDS, RPPS_ID, RPPS_OID, parse_ts
 
@@ -27,6 +29,11 @@ CANCEL = "CA"  # ORC-1 of a cancellation (« suppression »): nothing new was se
 _MLLP = re.compile(rb"[\x0b\x1c]")  # start and end blocks of MLLP frames
 _NEXT_MSH = re.compile(r"\r(?=MSH\|)")
 _BASE64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
+
+# python-hl7 logs the raw field on an odd escape sequence (« Error decoding value […], field
+# [<INS>@patient.mssante.fr] »): patient data must never reach a log or the terminal.
+for _module in (hl7.containers, hl7.util):
+    _module.logger.disabled = True
 # MSH-9.1 of any MSH segment (at the start or after a segment separator): 6 fields after MSH-2.
 _MSH9 = re.compile(rb"(?:^|[\r\n])(?:\xef\xbb\xbf)?[ \t]*MSH\|[^|\r\n]*(?:\|[^|\r\n]*){6}\|([A-Z]{3})")
 

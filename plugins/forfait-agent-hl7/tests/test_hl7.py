@@ -182,6 +182,16 @@ def test_agent_counts_a_document_once_whatever_the_channel_and_keeps_no_ins(tmp_
     assert TEST_INS.encode() not in stored and b"Jeanne" not in stored and b"JEANNE" not in stored
 
 
+def test_odd_escapes_never_print_patient_data(caplog, capfd):
+    """python-hl7 logs the whole field when an escape sequence is odd: silenced."""
+    odd = message().replace(f"^X.400^{PATIENT_ADDRESS}", f"^X.400^\\Z{TEST_INS}\\@patient.mssante.fr")
+    odd = odd.replace("|20260302103000|", "|2026\\H\\0302103000|", 1)
+    with contextlib.suppress(RecordError):
+        events_of(odd)
+    out, err = capfd.readouterr()
+    assert TEST_INS not in out + err + caplog.text and "Error" not in err + caplog.text
+
+
 def test_parse_transmission_reads_sender_and_patient():
     sent = parse_transmission(split_messages(message().encode())[0])
     assert (sent.sender_rpps, sent.sender_address, sent.patient) == (
