@@ -56,6 +56,9 @@ def transmission_events(sent: Transmission, context: SourceContext) -> list[dict
 class Hl7Adapter(Adapter):
     name = "hl7-cda"
     patterns = ("*.hl7", "*.er7", "*.mllp")
+    # Interface engines often write messages to files without an extension (MSG00042):
+    # a file no pattern matches is read when it starts like an HL7v2 message, bare or MLLP-framed.
+    magic = (b"MSH|", b"\x0bMSH|", b"\xef\xbb\xbfMSH|")
     framing = "file"
     encoding = "utf-8"
     description = "Documents CDA transmis en HL7v2 (MDM^T02, ORU^R01 du CI-SIS) vers le DMP et MSSanté"

@@ -171,13 +171,15 @@ def test_agent_counts_a_document_once_whatever_the_channel_and_keeps_no_ins(tmp_
     (folder / "envoi.hl7").write_text(message(), encoding="utf-8", newline="")
     (folder / "DOC-0001.xml").write_bytes(cda())  # the same CDA, also written as a file
     (folder / "ack.hl7").write_text("MSH|^~\\&|PFI|C|L|C|20260302||ACK^T02^ACK|1|P|2.6\rMSA|AA|1\r", encoding="utf-8")
+    (folder / "MSG00042").write_bytes(mllp(message(document=cda("DOC-0042"), recipients=(), patient="N")))
     consultation = {"kind": "consultation", "id": "C1", "at": "2026-03-02T09:45", "practitioner": RPPS}
     (folder / "journal.jsonl").write_text(json.dumps({**consultation, "patient": TEST_INS}) + "\n", encoding="utf-8")
     home = tmp_path / "home"
     report = agent_json(home, "scan", str(folder))
-    assert (report["new"], report["known"], report["quarantined"], report["ignored"]) == (4, 1, 0, 1)
+    assert (report["new"], report["known"], report["quarantined"], report["ignored"]) == (5, 1, 0, 1)
     metrics = agent_json(home, "score", "--as-of", "2026-12-31")["practitioners"][0]["metrics"]
     assert metrics["dmp"]["numerator"] == 1 and metrics["mss_patient"]["numerator"] == 1
+    assert metrics["dmp_documents"]["numerator"] == 2  # DOC-0001 once (HL7 + file), DOC-0042 (no extension)
     stored = b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
     assert TEST_INS.encode() not in stored and b"Jeanne" not in stored and b"JEANNE" not in stored
 
