@@ -96,7 +96,6 @@ REASONS_FR = {
     "invalid_record": "enregistrement illisible",
     "encoding": "octets non décodables dans l'encodage attendu",
     "line_too_long": "ligne trop longue (ignorée)",
-    "rotation_lost": "fichier remplacé avant d'avoir été lu jusqu'au bout (version précédente introuvable)",
     "rotation_unverified": "fichier remplacé ; sa version précédente est introuvable (lignes peut-être perdues)",
     "not_mbox": "contenu qui n'est pas un message mbox (pas de ligne « From » qui l'ouvre)",
     "file_too_large": "fichier trop volumineux",

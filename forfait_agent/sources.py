@@ -98,10 +98,13 @@ class Resume:
 
 def resume_point(handle: BinaryIO, ident: Identity, stored: FilePosition | None) -> Resume:
     """Where to start reading. Restart when the file is not the one whose position was stored:
-    other first bytes, shorter than the offset, or other bytes just before the offset (an
-    export rewritten in place or re-exported whole, even with the same beginning)."""
+    another file id (a re-export saved by rename), other first bytes, shorter than the offset,
+    or other bytes just before the offset (an export rewritten in place, even with the same
+    beginning). Dedupe by (kind, id) makes reading again safe."""
     if stored is None:
         return Resume(0, 0, False, "new")
+    if stored.inode and ident.inode and (ident.dev, ident.inode) != (stored.dev, stored.inode):
+        return Resume(0, 0, False, "replaced")  # a re-export saved under the same name: a new file
     if ident.size < stored.fp_len or prefix_hash(handle, stored.fp_len) != stored.fp_hash:
         return Resume(0, 0, False, "replaced")
     if ident.size < stored.offset:

@@ -226,7 +226,7 @@ class Tailer:
         results = []
         if stored is None:
             self._adopt_renamed(path, key, adapter, moved)
-        elif not self._same_file(path, stored):
+        elif not self._same_file(path, stored) or self._rotated_away(path, stored):
             drained = self._drain_predecessor(path, stored, adapter, context)
             if drained is not None:
                 results.append(drained)
@@ -238,6 +238,27 @@ class Tailer:
 
     def _same_file(self, path: Path, stored: FilePosition) -> bool:
         return _holds(path, stored)
+
+    def _rotated_away(self, path: Path, stored: FilePosition) -> bool:
+        """The file we were reading now has another name beside `path` (same device and
+        inode): `path` is its successor even if its first bytes match (an empty file's match
+        any file, a re-export's match the export it replaces): drain the old one first."""
+        if not stored.inode:
+            return False
+        try:
+            st = path.stat()
+        except OSError:
+            return False
+        if (st.st_dev, st.st_ino) == (stored.dev, stored.inode):
+            return False
+        for candidate in self._candidates(path.parent, path):
+            try:
+                other = candidate.stat()
+            except OSError:
+                continue
+            if (other.st_dev, other.st_ino) == (stored.dev, stored.inode):
+                return True
+        return False
 
     def _candidates(self, directory: Path, exclude: Path) -> Iterator[Path]:
         try:
@@ -298,9 +319,10 @@ class Tailer:
 
     def _report_unfound(self, path: Path, stored: FilePosition, adapter: Adapter) -> None:
         """The file we were reading is gone (deleted, or archived in a format we cannot read).
-        Never claim that nothing was lost: bytes seen but not read are a loss, and lines written
-        after our last read may be one. Both are shown by `status`. A file rewritten in place
-        (same first bytes) was superseded, not lost: it is read again from its start."""
+        Never claim that nothing was lost: lines written after our last read, and bytes seen but
+        not read yet, may have gone with it — unless the new file holds them (a re-export), which
+        nothing can tell. `status` shows it. A file rewritten in place (same first bytes) was
+        superseded, not lost: it is read again from its start."""
         folder = str(path.parent)
         try:
             with open_shared(path) as handle:
@@ -310,24 +332,17 @@ class Tailer:
         if rewritten:
             self.log.info("file_rewritten", adapter=adapter.name, folder=folder)
             return
-        unread = stored.size - stored.offset
-        if unread > 0:
-            code = "rotation_lost"
-            message = (
-                f"fichier remplacé avant d'avoir été lu jusqu'au bout ; sa version précédente est introuvable "
-                f"(ni renommée ni archivée en .gz, .bz2 ou .xz) : {unread} octets non lus après l'octet "
-                f"{stored.offset} sont perdus"
-            )
-        else:
-            code = "rotation_unverified"
-            message = (
-                "fichier remplacé ; sa version précédente est introuvable (ni renommée ni archivée en .gz, "
-                f".bz2 ou .xz) : des lignes écrites après la dernière lecture (octet {stored.offset}) "
-                "ont pu être perdues"
-            )
+        unread = stored.size - stored.offset  # seen at our last read but not read yet
+        known = f" ; {unread} octets non lus à la dernière lecture" if unread > 0 else ""
+        message = (
+            "fichier remplacé ; sa version précédente est introuvable (ni renommée ni archivée en .gz, "
+            f".bz2 ou .xz) : des lignes écrites après la dernière lecture (octet {stored.offset}) ont pu "
+            f"être perdues{known}"
+        )
+        code = "rotation_unverified"
         item = QuarantineItem(stored.path, stored.offset, stored.line_no, adapter.name, code, message, None)
         with self.store.transaction():
             self.store.quarantine([item])
         self.log.warning(
-            "file_replaced", adapter=adapter.name, folder=folder, unread_lost=True if unread > 0 else "inconnu"
+            "file_replaced", adapter=adapter.name, folder=folder, unread_lost="possible", unread_bytes=max(unread, 0)
         )

@@ -221,9 +221,10 @@ def test_rotated_file_that_cannot_be_found_is_reported_as_a_loss(env):
     sweep(tailer)
     assert stored_ids(app) == ["a", "c"]
     (reason, message) = app.store.db.execute("SELECT reason, message FROM quarantine").fetchone()
-    assert reason == "rotation_lost" and "perdu" in message
-    lost = [e for e in _log(app) if e["event"] == "file_replaced"]
-    assert lost and lost[-1]["unread_lost"] is True and lost[-1]["level"] == "warning"
+    assert reason == "rotation_unverified"
+    assert "ont pu être perdues" in message and f"{len(line('b')[:10])} octets non lus" in message
+    (lost,) = [e for e in _log(app) if e["event"] == "file_replaced"]
+    assert (lost["unread_lost"], lost["unread_bytes"], lost["level"]) == ("possible", 10, "warning")
 
 
 def test_rotated_file_fully_read_but_gone_is_not_said_to_have_lost_nothing(env):
@@ -237,6 +238,6 @@ def test_rotated_file_fully_read_but_gone_is_not_said_to_have_lost_nothing(env):
     sweep(tailer)
     assert stored_ids(app) == ["a", "c"]
     (event,) = [e for e in _log(app) if e["event"] == "file_replaced"]
-    assert event["unread_lost"] == "inconnu"  # lines written after our last read may have been lost
+    assert event["unread_lost"] == "possible"  # lines written after our last read may have been lost
     (reason,) = app.store.db.execute("SELECT reason FROM quarantine").fetchone()
     assert reason == "rotation_unverified"
