@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
@@ -83,6 +84,11 @@ class App:
         self.config_path = config_path(home, config)
         self.verbose = verbose
         self.log_file = log_file
+        # Long-running writers (`run`, `scan`) check the store's integrity when they open it;
+        # `holds_lock`: this process is the agent (it may set a damaged store aside).
+        self.check_store = False
+        self.holds_lock = False
+        self.on_notice: Callable[[str], None] = lambda text: None
 
     @cached_property
     def settings(self) -> Settings:
@@ -101,10 +107,26 @@ class App:
 
     @cached_property
     def store(self) -> Store:
-        store = Store(self.home)
+        from .lifecycle import open_store
+
+        store = open_store(
+            self.home, check=self.check_store, may_set_aside=self._store_is_ours, notice=self._store_notice
+        )
         if store.on_network:
             self.warnings.append(NETWORK_WARNING)
         return store
+
+    def _store_is_ours(self) -> bool:
+        """No agent other than this process uses the store."""
+        if self.holds_lock:
+            return True
+        from .agent import DataDirLock
+
+        return DataDirLock(self.home).holder() is None
+
+    def _store_notice(self, text: str) -> None:
+        self.log.error("store_rebuilt", message=text)
+        self.on_notice(text)
 
     @cached_property
     def plugins(self) -> Plugins:

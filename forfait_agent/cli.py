@@ -145,6 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
     c = rsub.add_parser("check", help="valider un fichier de règles", parents=[common])
     c.add_argument("file", type=Path, metavar="FICHIER", help="fichier de règles TOML à valider")
 
+    p = sub.add_parser("backup", help="sauvegarder la base (cohérente même pendant que l'agent tourne)")
+    p.add_argument("file", type=Path, metavar="FICHIER", help="fichier de sauvegarde à écrire")
+    p.add_argument("--force", action="store_true", help="remplacer un fichier existant")
+
+    p = sub.add_parser("restore", help="remettre une sauvegarde en place (agent arrêté)")
+    p.add_argument("file", type=Path, metavar="FICHIER", help="sauvegarde faite par « forfait-agent backup »")
+
     p = sub.add_parser("status", help="état : agent, données, dossiers suivis, quarantaine, adaptateurs")
     p.add_argument("--json", action="store_true", help="état complet en JSON")
     p.add_argument("--fichiers", "--files", dest="files", action="store_true", help="détail fichier par fichier")
@@ -244,6 +251,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         raise InputError(f"dossier des données {home} inutilisable : {os_error(exc)}") from exc
     for warning in app.warnings:
         print(f"forfait-agent : attention : {warning}", file=sys.stderr)
+    app.on_notice = lambda text: print(f"forfait-agent : attention : {text}", file=sys.stderr, flush=True)
+    app.check_store = args.command == "scan"
     try:
         handler = {
             "demo": _demo,
@@ -260,6 +269,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             "run": _run,
             "init": _init,
             "service": _service,
+            "backup": _backup,
+            "restore": _restore,
         }[args.command]
         return handler(app, args)
     except RulesError as exc:
@@ -579,8 +590,12 @@ def _declare(app: Any, args: argparse.Namespace) -> int:
         year=year,
         value=value,
     )
+    from .lifecycle import journal_declaration
+
+    row = app.ingestor.declaration_row(event)
     with app.store.transaction():
-        app.store.insert_declarations([app.ingestor.declaration_row(event)])
+        app.store.insert_declarations([row])
+    journal_declaration(app.home, row)  # the one thing no re-read of the exports could bring back
     app.log.info("declared", indicator=args.indicator, year=year, practitioner=rpps, value=value)
     verdict = "oui" if value else "non"
     _console().print(f"Enregistré pour {rpps}, {year} : « {declarable[args.indicator].label} » = {verdict}")
@@ -701,6 +716,7 @@ def _run(app: Any, args: argparse.Namespace) -> int:
         app.log.info("agent_already_running", pid=str(running))
         print(f"forfait-agent : un agent tourne déjà sur {app.home} (processus {running}).", file=sys.stderr)
         return EXIT_OK
+    app.holds_lock = app.check_store = True
     try:
         agent = Agent(app, force_polling=args.polling)
         agent.install_signal_handlers()
@@ -709,6 +725,51 @@ def _run(app: Any, args: argparse.Namespace) -> int:
         agent.run()
     finally:
         lock.release()
+    return EXIT_OK
+
+
+def _backup(app: Any, args: argparse.Namespace) -> int:
+    from .lifecycle import backup
+
+    target = args.file.expanduser().absolute()
+    if target.exists() and not args.force:
+        raise UsageError(f"{target} existe déjà (--force pour le remplacer)")
+    if target.resolve() == app.store.path.resolve():
+        raise UsageError("la sauvegarde ne peut pas remplacer la base elle-même")
+    _wait_for_the_database(app, app.settings.scan_lock_wait)
+    backup(app.store, target)
+    app.log.info("backup_written", events=app.store.event_count())
+    print(f"Sauvegarde écrite : {target} ({app.store.event_count()} événements).")
+    print(f"Pour la remettre en place (agent arrêté) : forfait-agent restore {target}")
+    return EXIT_OK
+
+
+def _restore(app: Any, args: argparse.Namespace) -> int:
+    from .agent import AlreadyRunning, DataDirLock
+    from .lifecycle import restore
+
+    source = args.file.expanduser()
+    if not source.is_file():
+        raise InputError(f"{source} : fichier introuvable")
+    lock = DataDirLock(app.home)
+    try:
+        lock.acquire()  # an agent started meanwhile finds it taken and exits
+    except AlreadyRunning as running:
+        raise UsageError(
+            f"l'agent tourne (processus {running}) : arrêtez-le avant de restaurer une sauvegarde"
+        ) from None
+    try:
+        app.close()
+        app.__dict__.pop("store", None)
+        store, previous = restore(app.home, source)
+        app.__dict__["store"] = store
+    finally:
+        lock.release()
+    app.log.info("restored", events=store.event_count())
+    print(f"Base restaurée depuis {source} : {store.event_count()} événements.")
+    if previous is not None:
+        print(f"L'ancienne base est gardée à côté : {previous.name}")
+    print("Au prochain démarrage, l'agent relit ce que les fichiers surveillés ont reçu depuis la sauvegarde.")
     return EXIT_OK
 
 

@@ -154,6 +154,7 @@ def collect(app: Any) -> dict[str, Any]:
         ],
         "plugin_errors": [{"plugin": i.name, "error": i.error} for i in app.plugins.infos if i.status == "error"],
         "warnings": app.warnings,
+        "store_rebuilt": json.loads(store.meta("store_rebuilt") or "null"),
     }
 
 
@@ -172,6 +173,9 @@ def render(
     console.print(f"Dossier des données : {data['data_dir']}")
     for warning in data["warnings"]:
         console.print(Text(f"Attention : {warning}", style="yellow"))
+    if data["store_rebuilt"]:
+        rebuilt = data["store_rebuilt"]
+        console.print(Text(f"Base reconstruite le {_local(rebuilt['at'])} : {rebuilt['text']}", style="yellow"))
     console.print(f"Événements enregistrés : {fmt_int(data['events'])}")
     if data["unattributed_events"]:
         console.print(

@@ -386,7 +386,8 @@ class Store:
         self.on_busy: Callable[[float], None] = lambda waited: None  # told each time it waits again
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / DB_FILE
-        if not self.path.exists():
+        self.created = not self.path.exists()  # a new, empty store
+        if self.created:
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
             os.close(fd)
         # WAL needs memory shared between processes, which network file systems do not give.
@@ -403,6 +404,8 @@ class Store:
             self.db.create_function("hash64", 1, hash64, deterministic=True)
             self._migrate()
         except sqlite3.DatabaseError as exc:
+            with suppress(sqlite3.Error):
+                self.db.close()  # Windows cannot set aside a file still open
             raise StoreError(f"{self.path}: base de données illisible ({exc})") from exc
         for suffix in ("-wal", "-shm"):
             sidecar = Path(f"{self.path}{suffix}")
