@@ -80,3 +80,8 @@ def test_scaling_smoke():
 def test_crash_smoke():
     data = run("crash.py", "--kills", "2", "--chunk", "3000")
     assert (data["lost"], data["doubled"], data["identical_to_clean_ingest"]) == (0, 0, True)
+
+
+def test_mbox_smoke():
+    data = run("mbox.py", "--messages", "50", "--big-mb", "1")
+    assert data["messages"] == 51 and data["append_one"]["records_read"] == 1
