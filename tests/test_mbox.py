@@ -192,3 +192,29 @@ def test_one_60_mb_message_stays_under_150_mb_of_memory(tmp_path: Path, name: st
     peak_mb = int(proc.stderr.strip().splitlines()[-1])
     assert path.stat().st_size > 60_000_000
     assert peak_mb < 150, f"peak RSS {peak_mb} MB"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="stops the agent with SIGTERM")
+def test_running_agent_counts_the_last_sent_message_once_the_mbox_settles(tmp_path: Path):
+    from .test_live import _log, configure, count, stop, wait_for
+
+    folder, home = tmp_path / "Mail", tmp_path / "home"
+    folder.mkdir()
+    configure(home, folder, poll=30)
+    # No safety rescan for an hour: only the agent's own "look again once settled" can count
+    # the last message, which no later write will ever announce.
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8", "FORFAIT_AGENT_RESCAN_INTERVAL": "3600"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "forfait_agent", "--data-dir", str(home), "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert wait_for(lambda: "agent_start" in _log(home))
+        (folder / "Sent").write_bytes(entry(1) + entry(2))
+        assert wait_for(lambda: count(home) == 2, timeout=60), _log(home)[-2000:]
+    finally:
+        code, err = stop(proc)
+    assert code == 0, err
