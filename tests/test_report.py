@@ -129,6 +129,40 @@ def test_screenshots_at_1280x800_and_a4_print(demo_report, tmp_path: Path):
     assert pages >= 3  # one section per practitioner starts a new page
 
 
+# Text that runs past the right edge of the viewport, wherever it is (a cell, a nowrap span…).
+OVERFLOW = r"""(() => {
+  const past = [], walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node; (node = walker.nextNode()); ) {
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    if (range.getBoundingClientRect().right > innerWidth + 0.5) past.push(node.textContent.trim().slice(0, 60));
+  }
+  return {scrollWidth: document.documentElement.scrollWidth, innerWidth: innerWidth, past: past};
+})()"""
+
+
+@pytest.mark.parametrize(("width", "height"), [(390, 844), (1280, 800)])
+def test_report_fits_a_phone_and_a_desktop_without_sideways_scrolling(demo_report, tmp_path: Path, width, height):
+    from .devtools import Chromium
+
+    _, html, score = demo_report
+    browser = Chromium(chromium(), tmp_path / "profile")
+    try:
+        browser.open(html.resolve().as_uri(), width, height)
+        layout = browser.evaluate(OVERFLOW)
+        assert layout == {"scrollWidth": width, "innerWidth": width, "past": []}
+        text = browser.evaluate("document.body.innerText")
+        for p in score["practitioners"]:  # every amount is on the page, whatever the width
+            assert f"RPPS {p['rpps']}" in text
+            assert f"{fmt_int(p['euros'])}\u202f€" in text
+        ARTIFACTS.mkdir(exist_ok=True)
+        shot = ARTIFACTS / f"report-{width}px.png"
+        browser.screenshot(shot)
+        assert shot.read_bytes()[16:20] == width.to_bytes(4, "big")  # PNG width: the page's own
+    finally:
+        browser.close()
+
+
 def test_report_html_option_and_declaration_helper(demo_report, tmp_path: Path):
     demo, _, _ = demo_report
     out = tmp_path / "rapport.html"
