@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--practitioner", type=_rpps, help="RPPS du médecin (obligatoire si le cabinet en a plusieurs)")
 
     p = sub.add_parser("attribute", help="rattacher à un RPPS les événements « inconnu » (sans relire les fichiers)")
-    p.add_argument("rpps", type=_rpps, metavar="RPPS")
+    p.add_argument("rpps", type=_rpps, metavar="RPPS", help="RPPS du médecin à qui rattacher ces événements")
     p.add_argument("--folder", type=Path, metavar="DOSSIER", help="seulement ceux lus dans ce dossier")
 
     p = sub.add_parser("plugins", help="greffons et adaptateurs installés")

@@ -177,3 +177,23 @@ def test_configuration_and_file_errors_are_french(home: Path, tmp_path: Path):
     (home / "config.toml").unlink()
     proc = cli(home, "scan", str(tmp_path / "absent"), check=False)
     assert proc.returncode == 2 and "introuvable" in proc.stderr and "No such file" not in proc.stderr
+
+
+def test_every_command_and_option_says_what_it_is_for():
+    import argparse
+
+    from forfait_agent.cli import build_parser
+
+    def walk(parser: argparse.ArgumentParser, path: str) -> list[str]:
+        silent = []
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                helped = {a.dest for a in action._choices_actions if a.help}
+                silent += [f"{path} {name}" for name in action.choices if name not in helped]
+                for name, child in action.choices.items():
+                    silent += walk(child, f"{path} {name}")
+            elif not action.help:
+                silent.append(f"{path} {'/'.join(action.option_strings) or action.dest}")
+        return silent
+
+    assert walk(build_parser(), "forfait-agent") == []
