@@ -7,7 +7,7 @@ import os
 import signal
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -121,6 +121,7 @@ class Agent:
         self.report_stale = False
         self.watcher_started = False
         self._busy_last = self._busy_next = 0.0
+        self.retained_on: date | None = None
 
     def install_signal_handlers(self) -> None:
         def handler(signum: int, _frame: Any) -> None:
@@ -204,6 +205,7 @@ class Agent:
                 self.app.store.set_meta("agent_modes", json.dumps(self.watcher.modes))
         last_new = time.monotonic()
         checkpointed = False
+        self._retain()
         self._sweep(None, set())
         # Folders watched natively need a full sweep only as a safety net; polled (network) or
         # absent ones are only ever seen by sweeping.
@@ -249,6 +251,21 @@ class Agent:
             if not checkpointed and time.monotonic() - last_new > CHECKPOINT_IDLE:
                 self.app.store.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 checkpointed = True
+                self._retain()
+
+    def _retain(self) -> None:
+        """Purge the events of years no longer kept in detail (once a day at most: when idle)."""
+        from .app import today
+        from .retention import purge, purged_before
+
+        day = today()
+        if self.retained_on == day:
+            return
+        purged = purge(self.app.store, day, self.settings.keep_years)
+        self.app.ingestor.purged_before = purged_before(self.app.store)
+        self.retained_on = day
+        if purged:
+            self.log.info("events_purged", events=purged, kept_from=str(self.app.ingestor.purged_before))
 
     def _sweep(self, only: set[str] | None, renamed: set[str]) -> int:
         results = self.tailer.sweep(only, renamed)

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # How long `scan` waits for a database another program keeps locked before giving up (the
     # agent itself waits as long as it takes).
     scan_lock_wait: Annotated[float, Field(ge=0, le=86400)] = 600.0
+    # Closed years whose events are kept in detail besides the current one (a dispute with the
+    # CPAM needs the three before); older events are purged down to their per-day counts.
+    keep_years: Annotated[int, Field(ge=0, le=100)] = 3
 
     @classmethod
     def settings_customise_sources(

@@ -32,6 +32,7 @@ from .events import Declaration, Event, EventBase, french_message, parse_event
 from .fileio import open_shared, open_source
 from .french import os_error
 from .privacy import Hasher, contains_patient_data, redact
+from .retention import purged_before
 from .scoring import count_key
 from .sources import Chunk, Line, Resume, identify, iter_lines, iter_messages, read_whole, resume_point, tail_hash
 from .store import (
@@ -299,6 +300,7 @@ class Ingestor:
         # In memory only: a restart (often with a fixed plugin) tries again at once.
         self.pauses: dict[str, Pause] = {}
         self._flagged: set[str] | None = None  # adapters the store shows as paused, cleared on success
+        self.purged_before = purged_before(store)  # retention: older events are in the counts only
 
     def paused(self, name: str) -> Pause | None:
         """The pause an adapter is serving now, if any."""
@@ -768,7 +770,7 @@ class Ingestor:
                         raise  # disk full, I/O error…: not this record's doing
                     failed.append(self._quarantine_item(adapter, key, item.offset, item.line_no, exc, internal=True))
                     continue
-                stored += len(item_rows) + len(item_declarations)
+                stored += len(item.events)  # an event of a purged year counts as known
                 rows.extend(item_rows)
                 declarations.extend(item_declarations)
             if not careful:
@@ -784,8 +786,9 @@ class Ingestor:
         for event in events:
             if isinstance(event, Declaration):
                 declarations.append(self.declaration_row(event))
-            else:
+            elif self.purged_before is None or event.at.date() >= self.purged_before:
                 rows.append(self.event_row(event, file_id))
+            # else: its year was purged down to counts, which already hold it
         return rows, declarations
 
     # -- event → row (privacy happens here, once, for every adapter) ---------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,10 @@ def _local(at: str | None, fmt: str = "%d/%m/%Y à %H:%M") -> str:
     if not at:
         return "jamais"
     return datetime.fromisoformat(at).astimezone(PARIS).strftime(fmt)
+
+
+def _day(iso: str) -> str:
+    return date.fromisoformat(iso).strftime("%d/%m/%Y")
 
 
 def _size(n: int) -> str:
@@ -129,6 +133,8 @@ def quarantine_groups(rows: Iterable[tuple[str | None, str, str, str, int, str, 
 def collect(app: Any) -> dict[str, Any]:
     """Everything `status` knows, JSON-ready."""
     from .agent import DataDirLock
+    from .app import today
+    from .retention import describe
 
     store = app.store
     pid = DataDirLock(app.home).holder()
@@ -155,6 +161,7 @@ def collect(app: Any) -> dict[str, Any]:
         "plugin_errors": [{"plugin": i.name, "error": i.error} for i in app.plugins.infos if i.status == "error"],
         "warnings": app.warnings,
         "store_rebuilt": json.loads(store.meta("store_rebuilt") or "null"),
+        "retention": describe(store, today(), app.settings.keep_years),
     }
 
 
@@ -173,6 +180,14 @@ def render(
     console.print(f"Dossier des données : {data['data_dir']}")
     for warning in data["warnings"]:
         console.print(Text(f"Attention : {warning}", style="yellow"))
+    kept = data["retention"]
+    line = (
+        f"Détail des événements gardé depuis le {_day(kept['kept_from'])} (année en cours et"
+        f" {kept['keep_years']} précédente(s), réglage keep_years)"
+    )
+    if kept["purged_before"]:
+        line += f" ; avant le {_day(kept['purged_before'])}, seulement les comptes par jour (les scores sont inchangés)"
+    console.print(line + ".")
     if data["store_rebuilt"]:
         rebuilt = data["store_rebuilt"]
         console.print(Text(f"Base reconstruite le {_local(rebuilt['at'])} : {rebuilt['text']}", style="yellow"))
