@@ -28,7 +28,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from .adapter import SNIFF_BYTES, Adapter, Record, RecordError, SourceContext
-from .events import Declaration, Event, EventBase, french_message, parse_event
+from .adapters.jsonl import JsonlAdapter
+from .events import EVENT_ADAPTER, Declaration, Event, EventBase, french_message, parse_event
 from .fileio import open_shared, open_source
 from .french import os_error
 from .privacy import Hasher, contains_patient_data, redact
@@ -533,10 +534,11 @@ class Ingestor:
     ) -> None:
         parsed: list[_Parsed] = []
         bad: list[QuarantineItem] = []
-        records = [line.record(path, context) for line in batch if line.error is None]
+        todo = self._canonical_fast_path(batch, parsed) if isinstance(adapter, JsonlAdapter) else batch
+        records = [line.record(path, context) for line in todo if line.error is None]
         outcomes: list[list[Event] | Exception] = []
         done = first = 0  # records classified; index in `records` of outcomes[0]
-        for index, line in enumerate(batch):
+        for line in todo:
             if line.error is not None:
                 code = line.error
                 bad.append(QuarantineItem(key, line.offset, line.line_no, adapter.name, code, REASONS_FR[code], None))
@@ -547,7 +549,9 @@ class Ingestor:
             self._classify(adapter, key, record, record.text, outcomes[done - first], parsed, bad)
             done += 1
             if self.pauses and self.paused(adapter.name):
-                del batch[index + 1 :]  # the rest stays unread until the adapter works again
+                # The rest stays unread until the adapter works again (and is stored then).
+                del batch[next(i for i, b in enumerate(batch) if b is line) + 1 :]
+                parsed[:] = [p for p in parsed if p.offset <= line.offset]
                 break
         end = batch[-1].end if batch else start.offset
         last_line = batch[-1].line_no if batch else start.line_no
@@ -570,6 +574,31 @@ class Ingestor:
         )
         self._write(adapter.name, key, parsed, bad, result, position)
         result.records += len(batch)
+
+    def _canonical_fast_path(self, batch: list[Line | Chunk], parsed: list[_Parsed]) -> list[Line | Chunk]:
+        """The built-in canonical adapter's common case, without a Record, a worker thread or an
+        outcome per line: each line's text goes straight to pydantic-core, and a valid event
+        becomes a parsed record at once. Whatever else (an invalid line, one that needs the
+        default practitioner, a framing error) is returned, in order, for the general path —
+        so quarantine reasons and messages are exactly those of `JsonlAdapter.parse`. The
+        batch itself is untouched: it still decides the committed position."""
+        rest: list[Line | Chunk] = []
+        validate = EVENT_ADAPTER.validate_json
+        for line in batch:
+            text = line.text if isinstance(line, Line) else None
+            if text is None or line.error is not None:
+                rest.append(line)
+                continue
+            try:
+                event = validate(text)
+            except Exception:  # noqa: BLE001 - the general path explains it (or the line is blank)
+                rest.append(line)
+                continue
+            parsed.append(_Parsed(line.offset, line.line_no, [event]))
+        name = JsonlAdapter.name
+        if len(rest) < len(batch) and (self.failures[name] or name in self.pauses or self._is_flagged(name)):
+            self._adapter_ok(name)
+        return rest
 
     def _ingest_whole(self, path: Path, adapter: Adapter, context: SourceContext, result: FileResult) -> None:
         key = self.file_key(path, "file")
