@@ -103,7 +103,7 @@ def main() -> None:
             journal = folder / "journal.jsonl"
             journal.write_text(line("warm-up") + "\n", encoding="utf-8")
             score_file = home / "score.json"
-            if wait_counted(score_file, 1) is None:
+            if wait_counted(score_file, 1, timeout=120) is None:
                 raise SystemExit("the agent did not start")
             observer = Observer(score_file)
             observer.start()
