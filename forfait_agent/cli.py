@@ -518,9 +518,9 @@ def print_scan_report(report: Any, console: Any, command: str = "forfait-agent")
             console.print(f"  Fichier {path_text(result.path)} relu depuis le début ({why}).")
         if result.pending_bytes:
             console.print(
-                f"  Fichier {path_text(result.path)} : dernière ligne inachevée ({result.pending_bytes} octets) laissée"
-                " pour une prochaine lecture — le fichier vient d'être modifié et est peut-être encore en cours"
-                " d'écriture."
+                f"  Fichier {path_text(result.path)} : fin inachevée ({result.pending_bytes} octets : dernière ligne"
+                " ou dernier message) laissée pour une prochaine lecture — le fichier vient d'être modifié et est"
+                " peut-être encore en cours d'écriture."
             )
     if report.unmatched:
         names = ", ".join(path_text(p.name) for p in report.unmatched[:3]) + (" …" if len(report.unmatched) > 3 else "")

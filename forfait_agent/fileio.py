@@ -18,6 +18,7 @@ import errno
 import gzip
 import lzma
 import os
+import struct
 from typing import Any, BinaryIO, cast
 
 IS_WINDOWS = os.name == "nt"
@@ -27,7 +28,7 @@ FILE_SHARE_READ, FILE_SHARE_WRITE, FILE_SHARE_DELETE = 0x1, 0x2, 0x4
 FILE_SHARE_ALL = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE
 OPEN_EXISTING = 3
 FILE_ATTRIBUTE_NORMAL = 0x80
-INVALID_HANDLE_VALUE = (1 << 64) - 1  # (HANDLE)-1 as ctypes returns it on 64-bit Windows
+INVALID_HANDLE_VALUE = (1 << (8 * struct.calcsize("P"))) - 1  # (HANDLE)-1 as a c_void_p result
 # Win32 error codes → errno, so callers see FileNotFoundError / PermissionError as with open().
 _ERRNO = {2: errno.ENOENT, 3: errno.ENOENT, 5: errno.EACCES, 32: errno.EACCES, 206: errno.ENAMETOOLONG}
 
