@@ -36,6 +36,10 @@ def _stat_key(st: os.stat_result) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
+def _stat(path: Path) -> os.stat_result:
+    return os.stat(long_path(str(path)))
+
+
 def _holds(path: Path, stored: FilePosition) -> bool:
     """Whether `path` still holds what `stored` describes: same first bytes, at least as long,
     same bytes just before the offset (file identity v2). A compressed file is judged on its
@@ -246,38 +250,37 @@ class Tailer:
         if not stored.inode:
             return False
         try:
-            st = path.stat()
+            st = _stat(path)
         except OSError:
             return False
         if (st.st_dev, st.st_ino) == (stored.dev, stored.inode):
             return False
-        for candidate in self._candidates(path.parent, path):
-            try:
-                other = candidate.stat()
-            except OSError:
-                continue
-            if (other.st_dev, other.st_ino) == (stored.dev, stored.inode):
-                return True
-        return False
+        return any(
+            (other.st_dev, other.st_ino) == (stored.dev, stored.inode)
+            for _, other in self._candidates(path.parent, path)
+        )
 
-    def _candidates(self, directory: Path, exclude: Path) -> Iterator[Path]:
+    def _candidates(self, directory: Path, exclude: Path) -> Iterator[tuple[Path, os.stat_result]]:
+        """The other files of `directory` and their stat (listed with the long-path prefix on
+        Windows, like the sweep)."""
         try:
-            entries = sorted(directory.iterdir())
+            with os.scandir(long_path(str(directory))) as listing:
+                entries = sorted((entry.name, entry) for entry in listing)
         except OSError:
             return
-        for entry in entries:
-            if entry != exclude and entry.is_file():
-                yield entry
+        for name, entry in entries:
+            candidate = directory / name
+            try:
+                if candidate != exclude and entry.is_file():
+                    yield candidate, entry.stat()
+            except OSError:
+                continue
 
     def _find(self, directory: Path, exclude: Path, stored: FilePosition) -> Path | None:
         """The file that now holds the content `stored` describes: same inode first, else same
         fingerprint, and at least as long as what was already read of it."""
         by_content = None
-        for candidate in self._candidates(directory, exclude):
-            try:
-                st = candidate.stat()
-            except OSError:
-                continue
+        for candidate, st in self._candidates(directory, exclude):
             if not _holds(candidate, stored):
                 continue
             if stored.inode and st.st_ino == stored.inode and st.st_dev == stored.dev:
@@ -288,7 +291,7 @@ class Tailer:
     def _adopt_renamed(self, path: Path, key: str, adapter: Adapter, moved: list[FilePosition]) -> None:
         """A new path holding a file already followed under another name (renamed, or copied
         before a truncation): move its position, so it is not read twice."""
-        st = path.stat()
+        st = _stat(path)
         for pos in moved:
             if pos.adapter != adapter.name or pos.path == key or Path(pos.path).parent != path.parent:
                 continue
