@@ -344,7 +344,7 @@ def _view(app: Any, args: argparse.Namespace) -> Any:
     from .app import today
     from .report import View
 
-    return View(today(), app.names, command_prefix(args))
+    return View(today(), app.names, command_prefix(args), app.settings.default_practitioner)
 
 
 def _print_json(data: Any) -> None:
@@ -499,15 +499,16 @@ def _run_scan(app: Any, paths: list[Path], adapter: str | None, practitioner: st
 
 def print_scan_report(report: Any, console: Any, command: str = "forfait-agent") -> None:
     from .ingest import REASONS_FR, path_text
+    from .report import fmt_int
 
     summary = report.as_json()
     console.print(
-        f"Fichiers lus : {summary['files']} — enregistrements : {summary['records']} — "
-        f"événements nouveaux : {summary['new']}, déjà connus : {summary['known']} — "
-        f"mis en quarantaine : {summary['quarantined']}"
+        f"Fichiers lus : {fmt_int(summary['files'])} — enregistrements : {fmt_int(summary['records'])} — "
+        f"événements nouveaux : {fmt_int(summary['new'])}, déjà connus : {fmt_int(summary['known'])} — "
+        f"mis en quarantaine : {fmt_int(summary['quarantined'])}"
     )
     for code, count in sorted(report.reasons().items(), key=lambda kv: -kv[1]):
-        console.print(f"  • {REASONS_FR.get(code, code)} : {count}")
+        console.print(f"  • {REASONS_FR.get(code, code)} : {fmt_int(count)}")
     for result in report.files:
         if result.restarted:
             why = {
@@ -598,7 +599,8 @@ def _declare(app: Any, args: argparse.Namespace) -> int:
     journal_declaration(app.home, row)  # the one thing no re-read of the exports could bring back
     app.log.info("declared", indicator=args.indicator, year=year, practitioner=rpps, value=value)
     verdict = "oui" if value else "non"
-    _console().print(f"Enregistré pour {rpps}, {year} : « {declarable[args.indicator].label} » = {verdict}")
+    who = _view(app, args).title(rpps)
+    _console().print(f"Enregistré pour {who}, {year} : « {declarable[args.indicator].label} » = {verdict}")
     return EXIT_OK
 
 

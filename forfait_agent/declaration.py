@@ -90,12 +90,13 @@ def campaign(rules: Rules, today: date) -> Campaign:
     return Campaign("open", f"campagne de déclaration ouverte, {span}{dates}")
 
 
-def declare_command(command: str, indicator: str, rpps: str, *, year: int, today: date, several: bool) -> str:
-    """The exact `declare` command to copy: `--practitioner` in a cabinet of several doctors, `--year`
-    when the year is not the current one (declare defaults to it)."""
+def declare_command(command: str, indicator: str, rpps: str, *, year: int, today: date, implicit: str | None) -> str:
+    """The exact `declare` command to copy: `--practitioner` unless `declare` alone would pick this
+    doctor (`implicit`: the configured default practitioner), `--year` when the year is not the
+    current one (declare defaults to it)."""
     parts = [command, "declare", indicator, "oui"]
     if year != today.year:
         parts += ["--year", str(year)]
-    if several:
+    if rpps != implicit:
         parts += ["--practitioner", rpps]
     return " ".join(parts)

@@ -253,7 +253,7 @@ def run_demo(app: Any, *, seed: int, practitioners: int, console: Any, command: 
                 "d'enregistrement inconnu dans chaque journal de mars — pour montrer qu'elles sont mises à part "
                 "sans rien perdre du reste.)"
             )
-        view = View(today(), demo.names, again)
+        view = View(today(), demo.names, again, demo.settings.default_practitioner)
         render(demo.score(year, as_of), demo.rulebook.get(year), console, view)
         render_history(demo.history(), console, view)
         html = write_report(demo, demo.home / REPORT_FILE, year, as_of)

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from .declaration import DeclarationSheet, campaign, declare_command, sheets
+from .declaration import DeclarationSheet, campaign, sheets
 from .events import PARIS, UNKNOWN_PRACTITIONER
 from .report import (
     METRIC_LABELS,
@@ -161,7 +161,6 @@ def _practitioner_view(
     ps: PractitionerScore,
     monthly: dict[str, Tally],
     sheet: DeclarationSheet,
-    several: bool,
 ) -> dict[str, Any]:
     goals = targets(rules)
     can_declare = campaign(rules, view.today).can_declare
@@ -189,7 +188,7 @@ def _practitioner_view(
             }
         )
     groups = _group_lines(rules, ps)
-    todo = actions(ps, score, view, several=several, can_declare=can_declare)
+    todo = actions(ps, score, view, can_declare=can_declare)
     return {
         "rpps": ps.rpps,
         "title": "Praticien non identifié" if ps.rpps == UNKNOWN_PRACTITIONER else view.title(ps.rpps),
@@ -205,26 +204,20 @@ def _practitioner_view(
         "points_chart": points_chart(groups),
         "actions": todo,
         "sheet": sheet,
-        "commands": {
-            d.id: declare_command(view.command, d.id, ps.rpps, year=rules.year, today=view.today, several=several)
-            for d in sheet.declarative
-        }
-        if can_declare
-        else {},
+        "commands": {d.id: view.declare(d.id, ps.rpps, rules.year) for d in sheet.declarative} if can_declare else {},
     }
 
 
 def build_context(app: Any, year: int, as_of: date, practitioner: str | None = None) -> dict[str, Any]:
     from .app import today
 
-    view = View(today(), app.names)
+    view = View(today(), app.names, implicit_rpps=app.settings.default_practitioner)
     rules = app.rulebook.get(year)
     score = app.score(year, as_of, practitioner)
     monthly = app.store.tallies(date(year, 1, 1), min(as_of, date(year, 12, 31)), rules.link_windows, by_month=True)
     declarations = app.store.declarations(year)
-    several = len([p for p in score.practitioners if p.rpps != UNKNOWN_PRACTITIONER]) > 1
     views = [
-        _practitioner_view(view, rules, score, ps, monthly.get(ps.rpps, {}), sheet, several)
+        _practitioner_view(view, rules, score, ps, monthly.get(ps.rpps, {}), sheet)
         for ps, sheet in zip(score.practitioners, sheets(rules, score, declarations), strict=True)
     ]
     history = []

@@ -115,6 +115,7 @@ class View:
     today: date
     names: Mapping[str, str] = field(default_factory=dict)
     command: str = "forfait-agent"  # the command to copy, as the user launched it
+    implicit_rpps: str | None = None  # whom `declare` picks without --practitioner (the default one)
 
     def title(self, rpps: str) -> str:
         if rpps == UNKNOWN_PRACTITIONER:
@@ -125,6 +126,10 @@ class View:
     def short(self, rpps: str) -> str:
         """A name for tight places (tables): the display name, else the RPPS."""
         return self.names.get(rpps) or rpps
+
+    def declare(self, indicator: str, rpps: str, year: int) -> str:
+        """The `declare` command that records « oui » for this doctor and year."""
+        return declare_command(self.command, indicator, rpps, year=year, today=self.today, implicit=self.implicit_rpps)
 
     def finished(self, year: int) -> bool:
         """The year is over: results, not deadlines."""
@@ -165,9 +170,7 @@ def _listing(parts: list[str]) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " et " + parts[-1]
 
 
-def actions(
-    ps: PractitionerScore, score: Score, view: View, *, several: bool = False, can_declare: bool = True
-) -> list[Action]:
+def actions(ps: PractitionerScore, score: Score, view: View, *, can_declare: bool = True) -> list[Action]:
     """Every unmet indicator that more usage or a declaration would meet, most euros first, then
     the least effort (a declaration before a hundred documents). `can_declare`: the year's
     campaign is not closed."""
@@ -184,7 +187,7 @@ def actions(
         steps = []
         command = None
         if declare:
-            command = declare_command(view.command, ind.id, ps.rpps, year=rules_year, today=view.today, several=several)
+            command = view.declare(ind.id, ps.rpps, rules_year)
             steps.append("déclarer sur amelipro si c'est le cas")
         if needed:
             listing = _listing([_missing_text(m) for m in needed])
@@ -234,11 +237,10 @@ def render(score: Score, rules: Rules, console: Console, view: View | None = Non
         )
         return
     goals = targets(rules)
-    several = len([p for p in score.practitioners if p.rpps != UNKNOWN_PRACTITIONER]) > 1
     season = campaign(rules, view.today)
     console.print(Text(f"Déclarations : {season.text}."))
     for ps in score.practitioners:
-        render_practitioner(score, ps, console, goals, view, several=several, can_declare=season.can_declare)
+        render_practitioner(score, ps, console, goals, view, can_declare=season.can_declare)
 
 
 def _indicator_state(ind: IndicatorResult) -> Text:
@@ -343,7 +345,6 @@ def render_practitioner(
     goals: dict[str, Target],
     view: View | None = None,
     *,
-    several: bool = False,
     can_declare: bool = True,
 ) -> None:
     view = view or View(date.today())
@@ -366,7 +367,7 @@ def render_practitioner(
     total.append(f" (maximum {fmt_points(ps.max_points)} points = {fmt_eur(ps.max_points * score.point_value_eur)})")
     console.print(total)
 
-    todo = actions(ps, score, view, several=several, can_declare=can_declare)
+    todo = actions(ps, score, view, can_declare=can_declare)
     if todo:
         title = "Ce qui a manqué (par montant)" if finished else "À faire en priorité (par montant débloqué)"
         console.print(Text(title, style="bold"))
@@ -461,7 +462,6 @@ def render_declaration(
     console.print(Text(f"État : {season.text}."))
     if rules.campaign:
         console.print(Text(f"Calendrier : {plain_tags(rules.campaign)}."))
-    several = len([s for s in sheets if s.rpps != UNKNOWN_PRACTITIONER]) > 1
     for sheet in sheets:
         console.print()
         console.print(Text(view.title(sheet.rpps), style="bold reverse"))
@@ -478,9 +478,7 @@ def render_declaration(
             if item.proof:
                 body.append(f"\njustificatif : {item.proof}", style="dim")
             if season.can_declare:
-                command = declare_command(
-                    view.command, item.id, sheet.rpps, year=rules.year, today=view.today, several=several
-                )
+                command = view.declare(item.id, sheet.rpps, rules.year)
                 body.append("\nà copier : ")
                 body.append(command, style="cyan")
                 body.append(" (ou « non »)")

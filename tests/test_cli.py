@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from .conftest import RPPS_A, cli, ev, indicator, practitioner, score_json, write_jsonl
@@ -15,6 +16,8 @@ def test_demo_runs_the_whole_path_and_prints_a_french_score(home: Path):
     assert "points mis en commun" in out
     assert "€" in out and "À faire en priorité (par montant débloqué)" in out
     assert "mis en quarantaine : 12" in out  # the damaged lines of the demo journals, two years
+    assert "abîmées exprès par la démonstration" in out  # and said to be deliberate
+    assert re.search(r"enregistrements : \d{1,3}(\u202f\d{3})+ —", out)  # « 88 353 », grouped the French way
     demo = home / "demo"
     data = score_json(demo)
     assert len(data["practitioners"]) == 3

@@ -205,11 +205,18 @@ def test_a_missing_declaration_that_unlocks_everything_comes_first(home: Path, t
     first = todo.split("•")[1]
     assert "rapporte +2\u202f100\u202f€" in first  # 280 + 20 points
     assert "Logiciel référencé Ségur" in first and "declare equipement oui" in first
-    # Declared for this cabinet of two doctors: the command names the practitioner.
+    # A cabinet of two doctors: the command names the practitioner…
     decl = flat(cli(home, "declaration", env=env).stdout)
     assert f"declare equipement oui --practitioner {RPPS_A}" in decl
     assert f"declare equipement oui --practitioner {RPPS_B}" in decl
     assert "indicateur « equipement »" in decl
+    # … except the default one, whom `declare` picks by itself; and it does what it says.
+    (home / "config.toml").write_text(f'default_practitioner = "{RPPS_A}"\n', encoding="utf-8")
+    decl = flat(cli(home, "declaration", env=env).stdout)
+    command = re.search(r"(\S+ -m forfait_agent --data-dir \S+ declare equipement oui)(?! --)", decl).group(1)
+    assert f"declare equipement oui --practitioner {RPPS_B}" in decl
+    cli(home, *command.split()[command.split().index("declare") :], env=env)
+    assert score_json(home, "--as-of", "2026-06-30")["practitioners"][0]["gate_met"] is True
 
 
 def test_a_finished_year_reads_as_a_result_and_the_campaign_as_closed(home: Path, tmp_path: Path):
