@@ -46,22 +46,26 @@ def secure_data_dir(home: Path, platform: str | None = None) -> list[str]:
 
     POSIX does it with the umask; Windows needs an access list (a folder made under `D:\\`
     inherits "Authenticated Users" from it). A folder that already holds other files is the
-    user's own: its permissions are left alone, with a warning.
+    user's own: its permissions are left alone, with a warning. Either way the installation's
+    salt is then created, which marks the folder as examined: the next commands are silent.
     """
     from .filesystem import restrict_to_owner
-    from .privacy import SALT_FILE
+    from .privacy import SALT_FILE, load_or_create_salt
 
     created = not home.exists()
     home.mkdir(parents=True, exist_ok=True)
     if not (platform or sys.platform).startswith("win") or (home / SALT_FILE).exists():
         return []
     if not created and any(home.iterdir()):
-        return [
+        warnings = [
             f"le dossier des données {home} contient déjà d'autres fichiers : ses droits d'accès ne sont pas "
             "modifiés ; vérifiez que seul votre compte peut le lire"
         ]
-    warning = restrict_to_owner(home, platform)
-    return [warning] if warning else []
+    else:
+        warning = restrict_to_owner(home, platform)
+        warnings = [warning] if warning else []
+    load_or_create_salt(home)
+    return warnings
 
 
 def today() -> date:

@@ -126,7 +126,10 @@ def test_new_data_folder_on_windows_is_given_to_the_user_alone(tmp_path: Path, i
     home = tmp_path / "D" / "forfait-agent"
     assert secure_data_dir(home, platform="win32") == []
     assert calls(log) == [repr([str(home), "/inheritance:r", "/grant:r", "CABINET\\drmartin:(OI)(CI)F"])]
-    assert home.is_dir()
+    assert (home / "salt.key").exists()  # created under the restricted folder, so it inherits the grant
+    (home / "config.toml").write_text("", encoding="utf-8")  # `init` wrote its file: the next command…
+    assert secure_data_dir(home, platform="win32") == []  # …is silent and does not run icacls again
+    assert len(calls(log)) == 1
 
 
 def test_a_file_gets_a_grant_without_inheritance_flags(tmp_path: Path, icacls):
@@ -158,6 +161,7 @@ def test_a_folder_the_user_already_uses_is_left_alone_with_a_warning(tmp_path: P
     (home / "courrier.docx").write_bytes(b"x")
     warnings = secure_data_dir(home, platform="win32")
     assert calls(log) == [] and "droits d'accès ne sont pas modifiés" in warnings[0]
+    assert secure_data_dir(home, platform="win32") == []  # said once, not at every command
 
 
 def test_an_installed_data_folder_is_not_touched_again(tmp_path: Path, icacls):
