@@ -261,3 +261,47 @@ def test_file_and_folder_names_that_are_not_utf8_are_read_and_shown(home: Path, 
         f"{tmp_path}/exports/sous-dossier-\\xff/journal-\\xfe.jsonl",
     ]
     assert "caf\\xe9.jsonl" in cli(home, "status", "--fichiers").stdout
+
+
+@pytest.mark.skipif(os.name != "posix", reason="only POSIX file names can be bytes that are not UTF-8")
+def test_agent_follows_files_whose_names_are_not_utf8(home: Path, tmp_path: Path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = os.fsencode(tmp_path / "exports")
+    os.makedirs(root + b"/sous-dossier-\xff")
+    journal = root + b"/sous-dossier-\xff/journal-\xfe.jsonl"
+    with open(journal, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(ev("consultation", "first")) + "\n")
+    cli(home, "init", "--folder", os.fsdecode(root), "--poll-interval", "0.2")
+    agent = subprocess.Popen(
+        [sys.executable, "-m", "forfait_agent", "--data-dir", str(home), "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+    )
+
+    def counted(n: int) -> bool:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and agent.poll() is None:
+            try:
+                if len(event_ids(home)) == n:
+                    return True
+            except sqlite3.OperationalError:  # not created yet
+                pass
+            time.sleep(0.05)
+        return False
+
+    try:
+        assert counted(1)
+        with open(journal, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(ev("consultation", "second")) + "\n")
+        assert counted(2)
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        _, err = agent.communicate(timeout=30)
+    assert agent.returncode == 0, err
+    assert "Traceback" not in err
