@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
+import traceback
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
+from types import TracebackType
 from typing import Any, NoReturn
 
 from . import __version__
@@ -211,9 +213,30 @@ def _french_metavars(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Everything printed passes through the privacy gate: a NIR in a folder name, a message
+    or an error is masked whatever printed it (rich, print, argparse, a traceback)."""
     from .console import setup_streams
+    from .privacy import RedactingStream
 
     setup_streams()
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
+    sys.excepthook = _redacted_traceback  # a crash's traceback is printed after main() returns
+    try:
+        return _main(argv)
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        sys.stdout, sys.stderr = saved
+
+
+def _redacted_traceback(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    from .privacy import redact
+
+    sys.__stderr__.write(redact("".join(traceback.format_exception(kind, exc, tb))))
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -296,7 +319,8 @@ def _console() -> Any:
     from rich.console import Console
 
     sized = sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit()
-    return Console(highlight=False, markup=False, soft_wrap=False, width=None if sized else 120)
+    # soft_wrap: a long path is never cut in two lines, where the gate could no longer see a NIR in it
+    return Console(highlight=False, markup=False, soft_wrap=True, width=None if sized else 120)
 
 
 def _quote(text: str) -> str:

@@ -315,15 +315,15 @@ class Ingestor:
         return min(ends) if ends else None
 
     def file_key(self, path: Path, framing: str = "line") -> str:
-        """How a file is named in the store. One file per document or message (framing "file")
-        is often named after its patient, which no pattern can detect: its name is always
-        hashed. A journal keeps its name (the user needs it in `status`) unless a NIR or a
-        patient address shows in it. Names that are not valid UTF-8 are stored escaped."""
+        """How a file is named in the store (exactly as the store holds it: gated). One file per
+        document or message (framing "file") is often named after its patient, which no pattern
+        can detect: its name is always hashed. A journal keeps its name (the user needs it in
+        `status`); the store's privacy gate masks a NIR in it or in its folders. Names that are
+        not valid UTF-8 are stored escaped."""
         resolved = path.resolve()
-        name = path_text(resolved.name)
-        if framing == "file" or contains_patient_data(name):
-            return path_text(resolved.with_name(f"h-{self.hasher(name)}"))
-        return path_text(resolved)
+        if framing == "file":
+            resolved = resolved.with_name(f"h-{self.hasher(path_text(resolved.name))}")
+        return self.store.gate(path_text(resolved))
 
     # -- adapter choice ------------------------------------------------------------------------
     def adapters_for(self, path: Path) -> list[Adapter]:
@@ -820,17 +820,12 @@ class Ingestor:
             # else: its year was purged down to counts, which already hold it
         return rows, declarations
 
-    # -- event → row (privacy happens here, once, for every adapter) ---------------------------
-    def _safe_id(self, value: str) -> str:
-        if len(value) < 13:  # too short to hold a NIR (13 digits) or a patient MSS address
-            return value
-        return f"h:{self.hasher(value)}" if contains_patient_data(value) else value
-
+    # -- event → row (the patient is hashed here; the store's gate masks a NIR anywhere else) --
     def event_row(self, event: Event, file_id: int | None) -> EventRow:
         kind, detail, flag = count_key(event)
         return (
             kind,
-            self._safe_id(event.id),
+            event.id,
             event.practitioner,
             day_number(event.at.date()),  # Europe/Paris day
             hash64(self.hasher(event.patient)) if event.patient else None,
@@ -842,7 +837,7 @@ class Ingestor:
 
     def declaration_row(self, event: Declaration) -> DeclarationRow:
         return (
-            self._safe_id(event.id),
+            event.id,
             event.practitioner,
             event.year,
             event.indicator,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .filesystem import is_network_path
+from .privacy import Gate, GatedConnection, Hasher, load_or_create_salt
 from .tally import CountKey, Link, Tally
 
 DB_FILE = "forfait-agent.sqlite3"
@@ -378,7 +379,12 @@ def is_busy(exc: sqlite3.Error) -> bool:
 class Store:
     """One connection, one writer. Every write goes through `transaction()`, which waits for a
     lock held by another process (another `scan`, a backup tool, a DB browser) instead of failing:
-    forever by default (the agent), at most `busy_limit` seconds if set (one-shot commands)."""
+    forever by default (the agent), at most `busy_limit` seconds if set (one-shot commands).
+
+    No NIR reaches the file: the connection gates every `str` parameter (see privacy.py), so
+    pass values as `?` parameters, never inside the SQL text. A value computed from a string
+    parameter (its length, a prefix) must be computed from `self.gate(value)`, which is what
+    the database holds."""
 
     def __init__(self, data_dir: Path) -> None:
         self.busy_limit: float | None = None
@@ -392,8 +398,11 @@ class Store:
             os.close(fd)
         # WAL needs memory shared between processes, which network file systems do not give.
         self.on_network = is_network_path(self.path.parent.absolute())
+        # Every str parameter of every statement passes through the privacy gate (privacy.py).
+        self.gate = Gate(Hasher(load_or_create_salt(data_dir)))
         try:
-            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, factory=GatedConnection)
+            self.db.gate = self.gate
             self.db.execute(f"PRAGMA journal_mode={'DELETE' if self.on_network else 'WAL'}")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute(f"PRAGMA busy_timeout={BUSY_SLICE_MS}")
@@ -577,7 +586,7 @@ class Store:
         sql = "practitioner = ?"
         args: list[Any] = [unknown]
         if under is not None:
-            prefix = under.rstrip("/\\") + os.sep
+            prefix = self.gate(under.rstrip("/\\") + os.sep)  # as the paths were stored
             sql += " AND file_id IN (SELECT id FROM files WHERE substr(path, 1, ?) = ?)"
             args += [len(prefix), prefix]
         self.db.execute(f"CREATE TEMP TABLE moved AS SELECT * FROM events WHERE {sql}", args)

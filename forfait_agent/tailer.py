@@ -293,7 +293,7 @@ class Tailer:
         before a truncation): move its position, so it is not read twice."""
         st = _stat(path)
         for pos in moved:
-            if pos.adapter != adapter.name or pos.path == key or Path(pos.path).parent != path.parent:
+            if pos.adapter != adapter.name or pos.path == key or Path(pos.path).parent != Path(key).parent:
                 continue
             if st.st_size < pos.offset or not _holds(path, pos):
                 continue
