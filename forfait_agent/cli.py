@@ -318,9 +318,16 @@ def _console() -> Any:
 
     from rich.console import Console
 
+    from .privacy import redact
+
+    class MaskedConsole(Console):
+        """Text is masked before rich wraps it: a NIR cut over two lines would escape the stream gate."""
+
+        def print(self, *objects: Any, **options: Any) -> None:
+            super().print(*(redact(o) if isinstance(o, str) else o for o in objects), **options)
+
     sized = sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit()
-    # soft_wrap: a long path is never cut in two lines, where the gate could no longer see a NIR in it
-    return Console(highlight=False, markup=False, soft_wrap=True, width=None if sized else 120)
+    return MaskedConsole(highlight=False, markup=False, soft_wrap=False, width=None if sized else 120)
 
 
 def _quote(text: str) -> str:

@@ -248,9 +248,17 @@ class Gate:
         return _replace(text, self._token)
 
 
+class Verbatim(str):
+    """Text the gate lets through as it is: what the program itself computed and that merely
+    looks like digits (a 64-bit inode number kept as text). Never wrap data read from a file."""
+
+    __slots__ = ()
+
+
 class GatedConnection(sqlite3.Connection):
     """A SQLite connection whose statements never receive a NIR: every `str` parameter of
-    `execute`/`executemany` passes through `gate` first (set it right after `connect`)."""
+    `execute`/`executemany` (but a `Verbatim`) passes through `gate` first (set it right after
+    `connect`)."""
 
     gate: Callable[[str], str]
 

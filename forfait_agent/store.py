@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .filesystem import is_network_path
-from .privacy import Gate, GatedConnection, Hasher, load_or_create_salt
+from .privacy import Gate, GatedConnection, Hasher, Verbatim, load_or_create_salt
 from .tally import CountKey, Link, Tally
 
 DB_FILE = "forfait-agent.sqlite3"
@@ -314,7 +314,7 @@ _POSITION_COLUMNS = (
 
 
 def _id_text(value: int | None) -> str | None:
-    return None if value is None else str(value)
+    return None if value is None else Verbatim(value)  # a number, not a NIR: not gated
 
 
 def _position(row: Sequence[Any]) -> FilePosition:
@@ -559,13 +559,13 @@ class Store:
                 _id_text(pos.dev),
                 _id_text(pos.inode),
                 pos.fp_len,
-                pos.fp_hash,
+                Verbatim(pos.fp_hash),  # hexadecimal digests: digits that are not a NIR
                 pos.offset,
                 pos.line_no,
                 pos.size,
                 _now(),
                 pos.tail_len,
-                pos.tail_hash,
+                Verbatim(pos.tail_hash),
                 int(pos.mid_line),
             ),
         ).fetchone()

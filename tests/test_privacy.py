@@ -277,3 +277,17 @@ def test_quarantine_keeps_only_what_cannot_identify_a_patient():
     assert kept_raw(line) == json.dumps({"kind": "teleconsultation", "id": "x1"})
     assert kept_raw('{"kind": "consultation", "id": "Dupont Jean, né le 01/03/1979"') is None  # not JSON
     assert kept_raw(json.dumps({"kind": "x", "id": NIRS[1]})) is None
+
+
+def test_digests_and_inode_numbers_the_store_computes_are_kept_exactly(tmp_path: Path):
+    """Digits the program computed (a content digest, a 64-bit inode) are not a NIR: masking one
+    made a fully read file look replaced after a restart."""
+    from forfait_agent.store import FilePosition, Store
+
+    digest = "2790351215189" + "0f" * 25  # a hexadecimal digest that happens to start NIR-shaped
+    store = Store(tmp_path)
+    with store.transaction():
+        store.save_position(FilePosition(0, "/f", "jsonl", 2**64 - 2, 18501010101010101, 10, digest, 5, 1, 10))
+    (stored,) = store.positions()
+    store.close()
+    assert (stored.fp_hash, stored.inode) == (digest, 18501010101010101)
