@@ -102,9 +102,7 @@ _LETTERS = str.maketrans("0123456789abcdef", "bcdfghjklmnpqrst")
 
 
 class Hasher:
-    """HMAC-SHA256 with the installation salt, truncated to 128 bits (plenty for dedupe), written
-    with 16 consonants instead of hexadecimal digits: a hash never holds anything NIR-shaped, so
-    the privacy gate lets it through at the cost of one probe (and never masks a patient hash).
+    """HMAC-SHA256 with the installation salt, truncated to 128 bits (plenty for dedupe).
 
     The salt is random per installation and never leaves the data directory, so hashes cannot be
     matched across cabinets or reversed by brute force over the (small) NIR space. A cabinet sees
@@ -123,7 +121,7 @@ class Hasher:
         if found is None:
             mac = self._key.copy()
             mac.update(value.encode("utf-8", "surrogatepass"))
-            found = mac.hexdigest()[:32].translate(_LETTERS)
+            found = mac.hexdigest()[:32]
             if len(self._cache) >= self.CACHE_SIZE:
                 self._cache.clear()
             self._cache[value] = found
@@ -242,7 +240,7 @@ class Gate:
         self._hasher = hasher
 
     def _token(self, span: str) -> str:
-        return f"[masqué:{self._hasher(span)[:20]}]"
+        return f"[masqué:{self._hasher(span)[:20].translate(_LETTERS)}]"
 
     def __call__(self, text: str) -> str:
         return _replace(text, self._token)
