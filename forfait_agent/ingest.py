@@ -318,11 +318,12 @@ class Ingestor:
         """How a file is named in the store (exactly as the store holds it: gated). One file per
         document or message (framing "file") is often named after its patient, which no pattern
         can detect: its name is always hashed. A journal keeps its name (the user needs it in
-        `status`); the store's privacy gate masks a NIR in it or in its folders. Names that are
-        not valid UTF-8 are stored escaped."""
+        `status`) unless a NIR or a patient address shows in it; the store's privacy gate masks
+        one in its folders. Names that are not valid UTF-8 are stored escaped."""
         resolved = path.resolve()
-        if framing == "file":
-            resolved = resolved.with_name(f"h-{self.hasher(path_text(resolved.name))}")
+        name = path_text(resolved.name)
+        if framing == "file" or contains_patient_data(name):
+            resolved = resolved.with_name(f"h-{self.hasher(name)}")
         return self.store.gate(path_text(resolved))
 
     # -- adapter choice ------------------------------------------------------------------------
