@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .app import write_atomically
+from .console import dumps_json
 from .tailer import Tailer
 from .watch import Watcher
 
@@ -289,7 +290,8 @@ class Agent:
         self.score_gap = max(SCORE_EVERY, (self.score_written - started) / SCORE_SHARE)
         score["computed_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         try:
-            write_atomically(self.app.home / SCORE_FILE, json.dumps(score, ensure_ascii=False, indent=2))
+            # ASCII like `score --json`: a Windows program reading it as ANSI still gets the labels right
+            write_atomically(self.app.home / SCORE_FILE, dumps_json(score))
             if final or time.monotonic() - self.report_written >= REPORT_EVERY:
                 from .htmlreport import REPORT_FILE, write_report
 

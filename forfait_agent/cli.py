@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import sys
 import traceback
@@ -250,6 +251,11 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         print("forfait-agent : interrompu.", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The program reading our output stopped early: what it read is what it wanted. Point stdout
+        # at the null device so flushing it at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -302,6 +308,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         raise InputError(str(exc)) from exc
     except StoreError as exc:
         raise InputError(str(exc)) from exc
+    except BrokenPipeError:
+        raise  # the reader of our output went away (`| findstr`, `| head`): not a file error
     except (OSError, sqlite3.Error) as exc:  # disk full, permissions, a locked database…
         app.log.exception("command_failed", command=args.command)
         detail = os_error(exc) if isinstance(exc, OSError) else str(exc)

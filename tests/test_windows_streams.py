@@ -172,3 +172,21 @@ def test_every_fallback_is_plain_ascii_or_a_no_break_space():
 
     for char in FALLBACKS:
         assert fallback(char, "ascii") != "?", char
+
+
+def test_a_reader_that_stops_early_is_not_an_error(demo_home: Path):
+    """`forfait-agent score --json | findstr year`: the reader may close the pipe at any time."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # before the agent writes anything: every write meets a closed pipe
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "forfait_agent", "--data-dir", str(demo_home), "score", "--json"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONIOENCODING": "cp1252"},
+            timeout=300,
+        )
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 0
+    assert proc.stderr == b""
