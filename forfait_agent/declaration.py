@@ -8,7 +8,7 @@ from datetime import date
 from .rules import Rules
 from .scoring import PractitionerScore, Score, is_declarative
 
-# Proofs named by DOMAIN.md: the Ségur / equipment items rest on the vendor's attestation; every
+# Proofs named by the sources (docs/rules.md): the Ségur / equipment items rest on the vendor's attestation; every
 # other declarative item is an attestation sur l'honneur on amelipro.
 VENDOR_ATTESTATION = ("segur", "equipement", "sesam", "logiciel")
 

@@ -16,7 +16,7 @@ from forfait_agent import Adapter, Record
 
 RPPS_A = "10101010101"
 RPPS_B = "10202020202"
-TEST_INS = "279035121518989"  # the ANS test INS (DOMAIN.md), never a real person
+TEST_INS = "279035121518989"  # the ANS test INS, never a real person
 
 
 @pytest.fixture
