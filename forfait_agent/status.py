@@ -201,7 +201,7 @@ def render(
         )
     total = len(data["files"])
     hint = "" if files else f" (détail fichier par fichier : {command} status --fichiers)"
-    console.print(Text(f"Dossiers suivis : {len(data['folders'])}, {fmt_int(total)} fichier(s){hint}"))
+    console.print(Text(f"Dossiers suivis : {len(data['folders'])}, {fmt_int(total)} fichier(s){hint}"), soft_wrap=True)
     grid = Table.grid(padding=(0, 1))
     grid.add_column(no_wrap=True)
     grid.add_column()
@@ -222,7 +222,9 @@ def render(
     if groups:
         count = sum(g["count"] for g in groups)
         hint = "" if items is not None else f" (un par un : {command} status --quarantaine)"
-        console.print(Text(f"Quarantaine : {fmt_int(count)} enregistrement(s) mis à part, non comptés{hint}"))
+        console.print(
+            Text(f"Quarantaine : {fmt_int(count)} enregistrement(s) mis à part, non comptés{hint}"), soft_wrap=True
+        )
         grid = Table.grid(padding=(0, 1))
         grid.add_column(no_wrap=True)
         grid.add_column()
