@@ -517,10 +517,11 @@ def _wait_for_the_database(app: Any, limit: float) -> None:
 def _run_scan(app: Any, paths: list[Path], adapter: str | None, practitioner: str | None) -> Any:
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
+    from .fileio import long_path
     from .ingest import iter_files
 
     context = app.settings.context(practitioner=practitioner)
-    total = sum(p.stat().st_size for p in iter_files(paths, app.home))
+    total = sum(os.stat(long_path(str(p))).st_size for p in iter_files(paths, app.home))
     show = sys.stderr.isatty() and total > 20_000_000
     with Progress(
         "[progress.description]{task.description}",
@@ -573,6 +574,13 @@ def print_scan_report(report: Any, console: Any, command: str = "forfait-agent")
         console.print(
             f"Conflit : {path_text(path.name)} est revendiqué par {', '.join(names)} ; "
             "précisez --adapter ou configurez le dossier."
+        )
+    for folder, why in report.unread_folders:
+        console.print(
+            f"Dossier non lu : {path_text(folder)} — {why} ; ses fichiers ne sont pas comptés.",
+            style="red",
+            markup=False,
+            soft_wrap=True,  # the folder's path stays whole, to copy
         )
     unread = report.unread()
     if unread:

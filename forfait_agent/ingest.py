@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from .adapter import SNIFF_BYTES, Adapter, Record, RecordError, SourceContext
 from .adapters.jsonl import JsonlAdapter
 from .events import EVENT_ADAPTER, Declaration, Event, EventBase, french_message, parse_event
-from .fileio import open_shared, open_source
+from .fileio import long_path, open_shared, open_source
 from .french import os_error
 from .privacy import Hasher, contains_patient_data, redact
 from .retention import purged_before
@@ -200,6 +200,7 @@ class ScanReport:
     unmatched: list[Path] = field(default_factory=list)
     ignored: list[Path] = field(default_factory=list)  # name matched, content not claimed
     conflicts: list[tuple[Path, list[str]]] = field(default_factory=list)
+    unread_folders: list[tuple[Path, str]] = field(default_factory=list)  # (folder, why): not listed at all
     errors: list[str] = field(default_factory=list)
 
     def total(self, attr: str) -> int:
@@ -360,7 +361,14 @@ class Ingestor:
         report = ScanReport()
         context = context or SourceContext()
         forced = self.adapters[adapter] if adapter else None
-        for path in iter_files(paths, exclude):
+
+        def unreadable(folder: Path, exc: OSError) -> None:
+            why = f"dossier illisible : {os_error(exc)}"
+            self.log.warning("folder_unreadable", folder=path_text(folder), error=exc.strerror or str(exc))
+            report.unread_folders.append((folder, why))
+            report.errors.append(f"{path_text(folder)} : {why}")
+
+        for path in iter_files(paths, exclude, on_error=unreadable):
             candidates = [forced] if forced else self.adapters_for(path) or self.adapters_by_magic(path)
             if not candidates:
                 report.unmatched.append(path)
@@ -894,17 +902,36 @@ def _row_key(row: EventRow) -> tuple[str, str]:
     return row[0], row[1]
 
 
-def iter_files(paths: Iterable[Path], exclude: Path | None = None) -> Iterable[Path]:
+def iter_files(
+    paths: Iterable[Path], exclude: Path | None = None, on_error: Callable[[Path, OSError], None] | None = None
+) -> Iterator[Path]:
     """Files named, and files under folders named (sorted; hidden ones and the agent's own
-    data folder skipped)."""
+    data folder skipped). Folders are listed with the long-path prefix on Windows, so a tree
+    deeper than 260 characters is read too; a folder that still cannot be listed goes to
+    `on_error`, never skipped without a word."""
     skip = exclude.resolve() if exclude else None
     for path in paths:
-        if not path.is_dir():
+        if not os.path.isdir(long_path(str(path))):
             yield path
             continue
-        for child in sorted(path.rglob("*")):
-            if not child.is_file() or any(p.startswith(".") for p in child.relative_to(path).parts):
+        found: list[Path] = []
+        stack = [path]
+        while stack:
+            folder = stack.pop()
+            if skip and folder.resolve().is_relative_to(skip):
                 continue
-            if skip and child.resolve().is_relative_to(skip):
+            try:
+                with os.scandir(long_path(str(folder))) as listing:
+                    entries = [(entry.name, entry.is_dir(follow_symlinks=False), entry.is_file()) for entry in listing]
+            except OSError as exc:
+                if on_error:
+                    on_error(folder, exc)
                 continue
-            yield child
+            for name, is_dir, is_file in entries:
+                if name.startswith("."):
+                    continue
+                if is_dir:
+                    stack.append(folder / name)
+                elif is_file:
+                    found.append(folder / name)
+        yield from sorted(found)

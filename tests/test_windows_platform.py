@@ -6,6 +6,7 @@ the rest runs for real: SQLite, the CLI, logging, subprocesses."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -13,13 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from forfait_agent import filesystem, paths
+from forfait_agent import fileio, filesystem, paths
 from forfait_agent.app import secure_data_dir
 from forfait_agent.cli import main
 from forfait_agent.logs import YieldingRotatingFileHandler
 from forfait_agent.store import Store
 
 from .conftest import cli, ev, write_jsonl
+from .test_fileio import FakeKernel32
 
 MOUNTS = (
     "/dev/sda1 / ext4 rw,relatime 0 0\n"
@@ -230,3 +232,56 @@ def test_store_python_is_recognised_and_gets_a_data_folder_outside_appdata(monke
     monkeypatch.delenv("FORFAIT_AGENT_HOME", raising=False)
     monkeypatch.setattr(sys, "executable", STORE_PYTHON)
     assert paths.data_dir() == Path.home() / "forfait-agent"
+
+
+# -- paths longer than 260 characters ----------------------------------------------------------------
+def windows_path_rules(real, refused: str):
+    """An os function with Windows' classic limits: a path of 260 characters or more is not found
+    unless it carries the `\\\\?\\` prefix (LongPathsEnabled off, the default); a folder named
+    `refused` is denied even then."""
+
+    def call(path, *args, **kwargs):
+        text = os.fspath(path) if isinstance(path, (str, os.PathLike)) else path
+        if isinstance(text, str):
+            if text.startswith("\\\\?\\"):
+                text = text[4:]
+            elif len(text) >= 260:
+                raise FileNotFoundError(2, "Le chemin d'accès spécifié est introuvable", text)
+            if Path(text).name == refused:
+                raise PermissionError(13, "Accès refusé", text)
+        return real(text, *args, **kwargs)
+
+    return call
+
+
+def test_scan_reads_a_tree_deeper_than_260_characters_and_names_a_folder_it_cannot_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    exports = tmp_path / "exports"
+    deep = exports.joinpath(*["dossier-des-exports-du-logiciel-medical"] * 8)
+    assert len(str(deep / "journal.jsonl")) > 300
+    deep.mkdir(parents=True)
+    (exports / "verrouillé").mkdir()
+    write_jsonl(deep / "journal.jsonl", [ev("consultation", "profond-1"), ev("consultation", "profond-2")])
+    write_jsonl(exports / "journal.jsonl", [ev("consultation", "court-1")])
+    write_jsonl(exports / "verrouillé" / "journal.jsonl", [ev("consultation", "verrouillé-1")])
+    home = tmp_path / "home"
+    main(["--data-dir", str(home), "status"])  # the store exists before Windows' rules apply
+    capsys.readouterr()
+
+    kernel32 = FakeKernel32()  # opening a file: CreateFileW, faked (it strips the prefix)
+    monkeypatch.setattr(fileio, "IS_WINDOWS", True)
+    monkeypatch.setattr(fileio, "_kernel32", lambda: kernel32)
+    monkeypatch.setattr(fileio, "_open_osfhandle", lambda handle, flags: kernel32.fds.pop(handle))
+    monkeypatch.setattr(os, "scandir", windows_path_rules(os.scandir, "verrouillé"))
+    monkeypatch.setattr(os, "stat", windows_path_rules(os.stat, "verrouillé"))
+
+    code = main(["--data-dir", str(home), "scan", str(exports)])
+    out = capsys.readouterr().out
+    assert code == 2  # not all of the work was done: the user is told, and so is a script
+    assert "événements nouveaux : 3" in out  # the short path and both lines of the deep one
+    assert f"Dossier non lu : {exports / 'verrouillé'} — dossier illisible : accès refusé" in out
+    assert any(name.startswith("\\\\?\\") and len(name) > 300 for name, *_ in kernel32.calls)
+    monkeypatch.undo()
+    report = json.loads(cli(home, "scan", "--json", str(exports)).stdout)
+    assert (report["new"], report["errors"]) == (1, [])  # the folder's turn came: nothing was lost
