@@ -233,3 +233,15 @@ def test_service_show_on_windows_prints_the_task_in_any_code_page(tmp_path: Path
     code, out, err = fake_windows(tmp_path, encoding, "--data-dir", str(tmp_path / "home"), "service", "show")
     assert code == 0, err
     assert "<WorkingDirectory>" in out and "numérique" in out
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "cp850"])
+def test_service_uninstall_ends_and_deletes_the_task_in_any_code_page(tmp_path: Path, fake_windows, encoding: str):
+    home = tmp_path / "home"
+    assert fake_windows(tmp_path, encoding, "--data-dir", str(home), "service", "install")[0] == 0
+    code, out, err = fake_windows(tmp_path, encoding, "--data-dir", str(home), "service", "uninstall")
+    assert code == 0, err
+    calls = fake_windows.log.read_text(encoding="utf-8").splitlines()[2:]
+    assert calls == [repr(["/End", "/TN", "forfait-agent"]), repr(["/Delete", "/TN", "forfait-agent", "/F"])]
+    assert not (home / "forfait-agent-task.xml").exists()
+    assert "Fichier supprimé" in out and "État : Prêt" in out  # schtasks' answer, read as OEM
