@@ -134,6 +134,21 @@ def test_invalid_configuration_is_explained_in_french_with_exit_2(home: Path, tm
     assert proc.returncode == 2 and "TOML invalide" in proc.stderr
 
 
+def test_environment_variables_override_the_configuration_file(home: Path, tmp_path: Path):
+    (home / "config.toml").write_text('default_practitioner = "10101010101"\n', encoding="utf-8")
+    line = {"kind": "consultation", "id": "c1", "at": "2026-03-02T10:00:00"}  # no practitioner
+    journal = write_jsonl(tmp_path / "j.jsonl", [line])
+    env = {"FORFAIT_AGENT_DEFAULT_PRACTITIONER": "20202020202", "forfait_agent_names": '{"20202020202": "Dr Env"}'}
+    cli(home, "scan", str(journal), env=env)
+    data = json.loads(cli(home, "score", "--json", "--as-of", "2026-12-31", env=env).stdout)
+    assert [p["rpps"] for p in data["practitioners"]] == ["20202020202"]
+    assert "Dr Env" in cli(home, "score", "--as-of", "2026-12-31", env={**env, "COLUMNS": "120"}).stdout
+    proc = cli(home, "status", check=False, env={"FORFAIT_AGENT_POLL_INTERVAL": "vite"})
+    assert proc.returncode == 2 and "poll_interval : nombre attendu" in proc.stderr
+    proc = cli(home, "status", check=False, env={"FORFAIT_AGENT_NAMES": "{pas du json"})
+    assert proc.returncode == 2 and "FORFAIT_AGENT_NAMES : JSON invalide" in proc.stderr, proc.stderr
+
+
 ENGLISH = ("usage:", "positional arguments", "show this help", "invalid choice", "invalid int", "error:", "required")
 
 
