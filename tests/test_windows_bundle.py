@@ -96,3 +96,55 @@ def test_lisezmoi_opens_in_notepad_with_its_accents():
 def test_every_vendor_plugin_is_shipped_but_not_the_example(name: str):
     shipped = {bundle.project_name(p) for p in bundle.plugin_dirs()}
     assert name in shipped and "forfait-agent-example" not in shipped
+
+
+def batch_scripts() -> dict[str, list[str]]:
+    return {
+        "installer.cmd": installer().split("\r\n"),
+        "desinstaller.cmd": bundle.batch_file("desinstaller.cmd").decode("cp850").split("\r\n"),
+    }
+
+
+@pytest.mark.parametrize("name", ["installer.cmd", "desinstaller.cmd"])
+def test_accents_are_only_in_messages(name: str):
+    """cmd.exe reads a batch file in the console's code page: 850 on a French Windows, but 437 or
+    65001 elsewhere. Accents in a message then only look wrong; in a command they would break it."""
+    for line in batch_scripts()[name]:
+        accented = [i for i, char in enumerate(line) if not char.isascii()]
+        if not accented:
+            continue
+        words = line.split()
+        message = words[0].lower() in ("rem", "title") or ("echo " in line and line.index("echo ") < accented[0])
+        assert message, line
+
+
+@pytest.mark.parametrize("name", ["installer.cmd", "desinstaller.cmd"])
+def test_every_path_is_quoted_for_cmd_and_never_pasted_into_powershell(name: str):
+    """A user name may hold spaces, accents, « & » or an apostrophe (C:\\Users\\Dr Hélène,
+    D'Almeida): outside double quotes, cmd would cut the line at « & »; inside a PowerShell
+    'string', an apostrophe would end it."""
+    paths = ("%DEST%", "%FA%", "%VPY%", "%PAQUETS%", "%~dp0", "%LOCALAPPDATA%")
+    for line in batch_scripts()[name]:
+        if line.lower().startswith("rem "):
+            continue
+        unquoted = re.sub(r'"[^"]*"', "", line)
+        assert not any(p in unquoted for p in paths), line
+        if line.startswith("powershell"):
+            assert "%" not in line, line  # paths reach PowerShell through the environment ($env:DEST)
+
+
+def test_installer_guards_the_secretary_s_usual_mistakes():
+    lines = installer().split("\r\n")
+
+    def at(fragment: str) -> int:
+        return next(i for i, line in enumerate(lines) if fragment in line)
+
+    # opened from inside the zip: said first, before anything is installed
+    assert at('if not exist "%PAQUETS%\\forfait_agent-*.whl" goto pas_extrait') < at("py -%%V")
+    assert "WindowsApps" in lines[at("py -%%V")]  # the Microsoft Store's Python is not taken
+    assert "<nul" in lines[at("py -%%V")]  # a launcher that asks a question does not hang unseen
+    # an update stops the running agent, then replaces the program even with the same version number
+    assert at("schtasks /End /TN forfait-agent") < at("--upgrade") < at("--force-reinstall --no-deps")
+    assert lines[at('"%FA%" init') + 1] == "if errorlevel 1 goto sans_config"  # abandoned: nothing started
+    assert lines[at('"%FA%" service install') + 1] == "if errorlevel 1 goto erreur"
+    assert "Use admin privileges when installing py.exe" in "\n".join(lines)  # Python without admin rights
