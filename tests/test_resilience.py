@@ -205,6 +205,48 @@ def test_agent_loop_survives_exceptions_and_waits_in_slices(home: Path, tmp_path
     assert waits and max(waits) <= agent_module.WAIT_SLICE
 
 
+def test_a_crash_loop_backs_off_doubling_up_to_the_ceiling(home: Path, tmp_path: Path, monkeypatch):
+    """Each failure in a row doubles the pause before the next pass (capped): a bug that fails at
+    once does not spin the old PC's processor, and the agent is still there when it goes away."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_jsonl(folder / "journal.jsonl", lines(2))
+    (home / "config.toml").write_text(
+        f"rescan_interval = 3600\npoll_interval = 3600\n[[folders]]\npath = {json.dumps(str(folder))}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(agent_module, "RESTART_MAX", 5.0)
+    app = App(home)
+    agent = Agent(app, force_polling=True)
+    pauses: list[float] = []
+    real_wait = Agent._wait
+
+    def wait(event: threading.Event, timeout: float) -> bool:
+        if event is agent.stop:  # the back-off: recorded, not slept
+            pauses.append(timeout)
+            return False
+        if count(home) == 2:  # healthy again and idle: the test is over
+            agent.stop.set()
+        return real_wait(event, min(timeout, 0.05))
+
+    monkeypatch.setattr(agent, "_wait", wait)
+    real_sweep = agent.tailer.sweep
+    failures = iter(range(5))
+
+    def sweep(only, renamed):
+        if next(failures, None) is not None:
+            raise OSError(28, "No space left on device")
+        return real_sweep(only, renamed)
+
+    agent.tailer.sweep = sweep
+    agent.run()
+    app.close()
+    assert pauses == [1.0, 2.0, 4.0, 5.0, 5.0]
+    assert count(home) == 2
+    summaries = [json.loads(x)["summary"] for x in logs(home).splitlines() if '"agent_error"' in x]
+    assert summaries[-1] == "Erreur inattendue (OSError) : l'agent reprend dans 5 s."
+
+
 def test_failure_between_saving_a_position_and_inserting_events_rolls_back(home: Path, tmp_path: Path, monkeypatch):
     path = write_jsonl(tmp_path / "journal.jsonl", lines(5))
     app = App(home)
