@@ -63,7 +63,7 @@ if errorlevel 1 goto erreur
 
 echo Raccourci « Rapport forfait-agent » sur le Bureau ...
 rem Le chemin passe par l'environnement ($env:DEST), jamais dans le texte de la commande PowerShell.
-powershell -NoProfile -ExecutionPolicy Bypass -Command "$l=(New-Object -ComObject WScript.Shell).CreateShortcut([Environment]::GetFolderPath('Desktop')+'\Rapport forfait-agent.lnk'); $l.TargetPath=$env:DEST+'\venv\Scripts\pythonw.exe'; $l.Arguments='-m forfait_agent open'; $l.Description='Ouvrir le rapport forfait-agent'; $l.Save()" <nul >nul 2>&1
+powershell -NoProfile -ExecutionPolicy Bypass -Command "$l=(New-Object -ComObject WScript.Shell).CreateShortcut([Environment]::GetFolderPath('Desktop')+'\Rapport forfait-agent.lnk'); $l.TargetPath=$env:DEST+'\venv\Scripts\pythonw.exe'; $l.WorkingDirectory=$env:DEST; $l.Arguments='-m forfait_agent open'; $l.Description='Ouvrir le rapport forfait-agent'; $l.Save()" <nul >nul 2>&1
 if errorlevel 1 echo Raccourci non créé : le rapport s'ouvre aussi avec "%FA%" open
 
 echo.
