@@ -646,7 +646,7 @@ class Ingestor:
         try:
             return [e if isinstance(e, EventBase) else parse_event(dict(e)) for e in adapter.parse(record)]
         except Exception as exc:  # noqa: BLE001 - isolation: any adapter error is contained
-            return exc
+            return _detached(exc)
         except BaseException as exc:  # noqa: BLE001 - sys.exit() in a plugin would end its worker thread silently
             return AdapterExit(f"l'adaptateur a voulu arrêter le programme ({type(exc).__name__})")
 
@@ -880,6 +880,19 @@ def _fewer_gc_passes() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*threshold)
+
+
+def _detached(exc: Exception) -> Exception:
+    """`exc` without its tracebacks (its causes' too): their frames hold the record being parsed
+    (a 60 MB e-mail) and what the adapter built from it, until the cyclic GC — which big batches
+    make rare — frees them. Only the exception's type and message are used."""
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        link.__traceback__ = None
+        link = link.__cause__ or link.__context__
+    return exc
 
 
 def _file_error(exc: Exception) -> str:

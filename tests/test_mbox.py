@@ -194,6 +194,43 @@ def test_one_60_mb_message_stays_under_150_mb_of_memory(tmp_path: Path, name: st
     assert peak_mb < 150, f"peak RSS {peak_mb} MB"
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss is in KiB on Linux")
+def test_e_mails_of_50_mb_of_headers_are_refused_in_bounded_memory_and_time(tmp_path: Path):
+    """Headers are parsed whole (addresses, dates): 50 MB of them once took 1.2 GB and more than
+    the record timeout. They are refused with a reason; a refused record's memory is freed at
+    once (not at the next cyclic GC), so three big files never add up."""
+    folder = tmp_path / "envoyes"
+    folder.mkdir()
+    piece = (b"QUJD" * 19 + b"\r\n") * 13_000  # ~1 MB
+    folded = b"".join(b" c%d@chu-exemple.mssante.fr,\r\n" % i for i in range(30_000))  # ~1 MB
+    for name, extra_header, body in (
+        ("a-destinataires.eml", b"Cc: a@b.mssante.fr,\r\n", folded),
+        ("b-en-tetes.eml", b"", b"X-Suivi: oui\r\n" * 70_000),
+        ("c-piece-jointe.eml", None, piece),
+    ):
+        with (folder / name).open("wb") as handle:
+            if extra_header is None:
+                handle.write(mail(1))
+            else:  # the repeated part goes into the headers, before the blank line
+                handle.write(mail(2 if body is folded else 3).split(b"\r\n\r\n")[0] + b"\r\n" + extra_header)
+            for _ in range(50):
+                handle.write(body)
+            handle.write(b" z@chu-exemple.mssante.fr\r\n\r\nBonjour\r\n" if extra_header is not None else b"")
+    proc = subprocess.run(
+        [sys.executable, "-c", RSS_PROBE, str(tmp_path / "home"), str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert (report["files"], report["new"], report["quarantined"]) == (3, 1, 2)
+    peak_mb = int(proc.stderr.strip().splitlines()[-1])
+    assert peak_mb < 150, f"peak RSS {peak_mb} MB"
+    quarantine = cli(tmp_path / "home", "status", "--quarantaine").stdout
+    assert " ".join(quarantine.split()).count("octet 0 · enregistrement illisible : en-têtes de plus de 256 Kio") == 2
+
+
 @pytest.mark.skipif(os.name != "posix", reason="stops the agent with SIGTERM")
 def test_running_agent_counts_the_last_sent_message_once_the_mbox_settles(tmp_path: Path):
     from .test_live import _log, configure, count, stop, wait_for

@@ -4,7 +4,9 @@ Kept: Message-ID, date, sender address (to find the practitioner), recipient add
 keeps only their domain and "to a patient: yes/no"), whether an IHE XDM archive is attached.
 Never read: subject, body text, attached documents (the XDM zip's directory is listed, nothing
 is decompressed). A message over `MAX_FULL_PARSE` bytes (or cut by the core) is read from its
-headers only: Python's e-mail parser needs about ten times a message's size in memory.
+headers only: Python's e-mail parser needs about ten times a message's size in memory. Headers
+over `MAX_HEADER_BYTES` are refused whatever the message's size: parsing addresses costs
+seconds per mebibyte, and a real sent message's headers are a few kilobytes.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ _TRUNCATION_DEFECTS = (
 )
 MAX_PARTS = 200
 MAX_FULL_PARSE = 4 << 20  # larger messages: headers only (memory stays bounded)
+MAX_HEADER_BYTES = 256 << 10  # ~10 000 recipients; beyond, a record costs seconds and megabytes
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 MAX_DATE_CHARS = 200  # a Date header is ~40 characters; longer is junk, cut before parsing
 _COMMENT = re.compile(r"\([^()]*\)")  # innermost RFC 5322 comment; applied a few times for nesting
@@ -99,15 +102,17 @@ def parse_message(raw: bytes, *, complete: bool = True) -> Message:
     `complete=False`: `raw` is only the beginning of a longer message (its headers)."""
     if not raw or raw.isspace():
         raise RecordError("message vide")
+    end = _HEADER_END.search(raw, 0, MAX_HEADER_BYTES + 4)
+    if end is None and len(raw) > MAX_HEADER_BYTES:
+        raise RecordError(f"en-têtes de plus de {MAX_HEADER_BYTES >> 10} Kio : message refusé")
     whole = complete and len(raw) <= MAX_FULL_PARSE
     if whole:
         msg = email.message_from_bytes(raw)
         if any(isinstance(d, _TRUNCATION_DEFECTS) for part in msg.walk() for d in part.defects):
             raise RecordError("message tronqué (structure MIME incomplète)")
+    elif end is None:
+        raise RecordError("en-têtes incomplets : message tronqué")
     else:
-        end = _HEADER_END.search(raw)
-        if end is None:
-            raise RecordError("en-têtes incomplets : message tronqué")
         msg = email.message_from_bytes(raw[: end.end()])
     date_header = msg.get("Date")
     if not date_header:
