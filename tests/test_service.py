@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from forfait_agent.service import RESTART_COUNT, launchd_plist, service_file, systemd_unit, task_xml
@@ -131,6 +131,7 @@ def test_task_uses_absolute_quoted_paths_and_the_data_folder_as_working_director
 
 
 @given(st.lists(st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1), max_size=4))
+@example(["C:\\Dr Hélène\\données\\", 'dit "oui"', "100 %", "M&M %USERNAME%", "\\\\serveur\\partage\\"])
 def test_task_arguments_split_back_into_the_same_arguments(args: list[str]):
     command = ["C:\\Python311\\pythonw.exe", *args]
     root = parse_task(task_xml(command, "CABINET\\drmartin", Path("/cabinet")).encode("utf-16"))
