@@ -126,6 +126,7 @@ def test_every_path_is_quoted_for_cmd_and_never_pasted_into_powershell(name: str
     paths = ("%DEST%", "%FA%", "%VPY%", "%PAQUETS%", "%~dp0", "%LOCALAPPDATA%")
     for line in batch_scripts()[name]:
         if line.lower().startswith("rem "):
+            assert not set("<>|&") & set(line), line  # a comment never holds what cmd could act on
             continue
         unquoted = re.sub(r'"[^"]*"', "", line)
         assert not any(p in unquoted for p in paths), line

@@ -5,7 +5,7 @@ rem puis la tâche planifiée qui lance l'agent à l'ouverture de session. Relan
 rem Fichier enregistré dans la page de codes OEM 850, celle de cmd.exe sur un Windows français. Les
 rem lettres accentuées ne servent qu'aux messages (rem, echo, title) : sous une autre page de codes
 rem (65001, 437), seul leur affichage change, jamais une commande. Chaque chemin est entre guillemets
-rem (un nom d'utilisateur peut contenir espaces, accents, & ou apostrophe : C:\Users\Dr Hélène).
+rem (un nom d'utilisateur peut contenir espaces, accents, esperluette ou apostrophe : C:\Users\Dr Hélène).
 setlocal EnableExtensions
 cd /d "%~dp0"
 title Installation de forfait-agent
@@ -24,7 +24,7 @@ if not exist "%PAQUETS%\forfait_agent-*.whl" goto pas_extrait
 
 rem Le lanceur « py » vient avec le Python de python.org. Le Python du Microsoft Store est écarté : il
 rem range à part ce qu'il écrit dans AppData, où ni ce fichier ni le navigateur ne le verraient.
-rem (<nul : un lanceur qui proposerait d'installer une version absente ne reste pas en attente.)
+rem (Entrée lue depuis nul : un lanceur qui proposerait d'installer une version absente n'attend pas.)
 set "PY="
 for %%V in (@PYTHONS@) do if not defined PY py -%%V -c "import sys; sys.exit('WindowsApps' in sys.executable)" <nul >nul 2>&1 && set "PY=py -%%V"
 if not defined PY goto sans_python
