@@ -25,6 +25,7 @@ from .rules import (
     RateCondition,
     Rules,
 )
+from .scorejson import ScoreJson
 from .tally import CountKey, Counts, Link, Tally
 
 
@@ -270,15 +271,17 @@ class Score:
     practitioners: list[PractitionerScore]
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        """The `score --json` object, passed through its contract model (docs/contract.md)."""
+        data = {
             "year": self.year,
-            "as_of": self.as_of.isoformat(),
+            "as_of": self.as_of,
             "scheme": self.scheme,
             "point_value_eur": _num(self.point_value_eur),
             "gate_group": self.gate_group,
             "gate_points": _num(self.gate_points),
             "practitioners": [p.as_json() for p in self.practitioners],
         }
+        return ScoreJson.model_validate(data).model_dump(mode="json", exclude_unset=True)
 
 
 def _float(value: Fraction | None) -> float | None:
