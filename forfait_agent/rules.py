@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from .events import SERVICES, french_message
+from .tally import LINK_HORIZON_DAYS
 
 BASE_METRICS = (
     "teletransmission",
@@ -38,7 +39,7 @@ BASE_METRICS = (
 METRICS: tuple[str, ...] = BASE_METRICS + tuple(f"teleservice:{s}" for s in SERVICES)
 # Rates of consultations linked to a document or message of the same patient (contract v2).
 LINKED_METRICS = ("dmp", "mss_patient")
-MAX_LINK_DAYS = 366
+MAX_LINK_DAYS = LINK_HORIZON_DAYS  # the store keeps links that far apart, no further
 
 
 class RulesError(Exception):

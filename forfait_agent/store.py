@@ -18,7 +18,7 @@ from typing import Any
 
 from .filesystem import is_network_path
 from .privacy import Gate, GatedConnection, Hasher, Verbatim, load_or_create_salt
-from .tally import CountKey, Link, Tally
+from .tally import LINK_HORIZON_DAYS, CountKey, Link, Tally
 
 DB_FILE = "forfait-agent.sqlite3"
 BUSY_SLICE_MS = 1000  # SQLite's own wait for a lock: short, so that Ctrl-C is felt within a second
@@ -283,6 +283,75 @@ MIGRATIONS: tuple[str, ...] = (
     WHERE v.kind IN ('consultation', 'fse', 'fsp', 'prescription', 'mss_message', 'dmp_document', 'teleservice');
     DROP TABLE events_v1;
     """,
+    # 4: links kept within LINK_HORIZON_DAYS (rules refuse a wider `link_days`). An inserted event
+    # computes its own link in the INSERT (no second write of the row), triggers update only the
+    # partners it changes, and one small index per linking kind replaces the index of every event
+    # with a patient (FSE, prescriptions and téléservices no longer pay for it). Links further
+    # than the horizon are forgotten; the count trigger moves their counts.
+    f"""
+    DROP TRIGGER link_consultation;
+    DROP TRIGGER link_dmp_document;
+    DROP TRIGGER link_mss_message;
+    DROP TRIGGER unlink_consultation;
+    DROP TRIGGER unlink_dmp_document;
+    DROP TRIGGER unlink_mss_message;
+    DROP INDEX events_patient;
+    CREATE INDEX consultations_by_patient ON events (patient, practitioner, day)
+        WHERE kind = 1 AND patient IS NOT NULL;
+    CREATE INDEX dmp_documents_by_patient ON events (patient, practitioner, day)
+        WHERE kind = 6 AND patient IS NOT NULL;
+    CREATE INDEX mss_to_patients_by_patient ON events (patient, practitioner, day)
+        WHERE kind = 5 AND flag = 1 AND patient IS NOT NULL;
+    UPDATE events SET dmp_link = NULL WHERE abs(dmp_link - day) > {LINK_HORIZON_DAYS};
+    UPDATE events SET mss_link = NULL WHERE abs(mss_link - day) > {LINK_HORIZON_DAYS};
+
+    -- Kinds: 1 consultation, 5 mss_message (flag 1: to a patient), 6 dmp_document. A consultation
+    -- links to the first partner on or after its day, a partner to the last consultation on or
+    -- before its day, both within the horizon.
+    CREATE TRIGGER link_consultation AFTER INSERT ON events WHEN NEW.kind = 1 AND NEW.patient IS NOT NULL BEGIN
+        UPDATE events SET dmp_link = NEW.day
+        WHERE kind = 6 AND patient = NEW.patient AND practitioner = NEW.practitioner
+          AND day BETWEEN NEW.day AND NEW.day + {LINK_HORIZON_DAYS} AND (dmp_link IS NULL OR dmp_link < NEW.day);
+        UPDATE events SET mss_link = NEW.day
+        WHERE kind = 5 AND flag = 1 AND patient = NEW.patient AND practitioner = NEW.practitioner
+          AND day BETWEEN NEW.day AND NEW.day + {LINK_HORIZON_DAYS} AND (mss_link IS NULL OR mss_link < NEW.day);
+    END;
+    CREATE TRIGGER link_dmp_document AFTER INSERT ON events WHEN NEW.kind = 6 AND NEW.patient IS NOT NULL BEGIN
+        UPDATE events SET dmp_link = NEW.day
+        WHERE kind = 1 AND patient = NEW.patient AND practitioner = NEW.practitioner
+          AND day BETWEEN NEW.day - {LINK_HORIZON_DAYS} AND NEW.day AND (dmp_link IS NULL OR dmp_link > NEW.day);
+    END;
+    CREATE TRIGGER link_mss_message AFTER INSERT ON events
+    WHEN NEW.kind = 5 AND NEW.flag = 1 AND NEW.patient IS NOT NULL BEGIN
+        UPDATE events SET mss_link = NEW.day
+        WHERE kind = 1 AND patient = NEW.patient AND practitioner = NEW.practitioner
+          AND day BETWEEN NEW.day - {LINK_HORIZON_DAYS} AND NEW.day AND (mss_link IS NULL OR mss_link > NEW.day);
+    END;
+    CREATE TRIGGER unlink_consultation AFTER DELETE ON events WHEN OLD.kind = 1 AND OLD.patient IS NOT NULL BEGIN
+        UPDATE events SET dmp_link = (
+            SELECT MAX(c.day) FROM events AS c WHERE c.kind = 1 AND c.patient = OLD.patient
+            AND c.practitioner = OLD.practitioner AND c.day BETWEEN events.day - {LINK_HORIZON_DAYS} AND events.day)
+        WHERE kind = 6 AND patient = OLD.patient AND practitioner = OLD.practitioner AND dmp_link = OLD.day;
+        UPDATE events SET mss_link = (
+            SELECT MAX(c.day) FROM events AS c WHERE c.kind = 1 AND c.patient = OLD.patient
+            AND c.practitioner = OLD.practitioner AND c.day BETWEEN events.day - {LINK_HORIZON_DAYS} AND events.day)
+        WHERE kind = 5 AND flag = 1 AND patient = OLD.patient AND practitioner = OLD.practitioner
+          AND mss_link = OLD.day;
+    END;
+    CREATE TRIGGER unlink_dmp_document AFTER DELETE ON events WHEN OLD.kind = 6 AND OLD.patient IS NOT NULL BEGIN
+        UPDATE events SET dmp_link = (
+            SELECT MIN(d.day) FROM events AS d WHERE d.kind = 6 AND d.patient = OLD.patient
+            AND d.practitioner = OLD.practitioner AND d.day BETWEEN events.day AND events.day + {LINK_HORIZON_DAYS})
+        WHERE kind = 1 AND patient = OLD.patient AND practitioner = OLD.practitioner AND dmp_link = OLD.day;
+    END;
+    CREATE TRIGGER unlink_mss_message AFTER DELETE ON events
+    WHEN OLD.kind = 5 AND OLD.flag = 1 AND OLD.patient IS NOT NULL BEGIN
+        UPDATE events SET mss_link = (
+            SELECT MIN(m.day) FROM events AS m WHERE m.kind = 5 AND m.flag = 1 AND m.patient = OLD.patient
+            AND m.practitioner = OLD.practitioner AND m.day BETWEEN events.day AND events.day + {LINK_HORIZON_DAYS})
+        WHERE kind = 1 AND patient = OLD.patient AND practitioner = OLD.practitioner AND mss_link = OLD.day;
+    END;
+    """,
 )
 KINDS = ("consultation", "fse", "fsp", "prescription", "mss_message", "dmp_document", "teleservice")
 KIND_CODE = {kind: code for code, kind in enumerate(KINDS, start=1)}
@@ -336,9 +405,23 @@ class QuarantineItem:
     raw: str | None
 
 
+# ?1 kind, ?2 id, ?3 practitioner, ?4 day, ?5 patient, ?6 detail, ?7 flag, ?8 attribution, ?9 file_id.
+# The event's own links are computed here, from the partners already stored (one probe of a small
+# index); the insert triggers then update the partners it links to (see migration 4).
+_PARTNER_DAY = (
+    "(SELECT {agg}(day) FROM events WHERE kind = {kind} AND patient = ?5 AND practitioner = ?3"
+    " AND day BETWEEN ?4{lo} AND ?4{hi})"
+)
+_AFTER = {"agg": "MIN", "lo": "", "hi": f" + {LINK_HORIZON_DAYS}"}  # a consultation's first partner
+_BEFORE = {"agg": "MAX", "kind": "1", "lo": f" - {LINK_HORIZON_DAYS}", "hi": ""}  # a partner's consultation
 _INSERT_EVENT = (
-    "INSERT INTO events (kind, id, practitioner, day, patient, detail, flag, attribution, file_id)"
-    " VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING"
+    "INSERT INTO events (kind, id, practitioner, day, patient, detail, flag, attribution, file_id, dmp_link, mss_link)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+    f" CASE WHEN ?5 IS NULL THEN NULL WHEN ?1 = 1 THEN {_PARTNER_DAY.format(kind='6', **_AFTER)}"
+    f" WHEN ?1 = 6 THEN {_PARTNER_DAY.format(**_BEFORE)} END,"
+    f" CASE WHEN ?5 IS NULL THEN NULL WHEN ?1 = 1 THEN {_PARTNER_DAY.format(kind='5 AND flag = 1', **_AFTER)}"
+    f" WHEN ?1 = 5 AND ?7 = 1 THEN {_PARTNER_DAY.format(**_BEFORE)} END)"
+    " ON CONFLICT DO NOTHING"
 )
 # (kind, id, practitioner RPPS, day (days since 1970-01-01), patient hash64, detail, flag, attribution, file_id)
 EventRow = tuple[str, str, str, int, int | None, str, int, str | None, int | None]
@@ -591,11 +674,13 @@ class Store:
             args += [len(prefix), prefix]
         self.db.execute(f"CREATE TEMP TABLE moved AS SELECT * FROM events WHERE {sql}", args)
         self.db.execute("DELETE FROM events WHERE (kind, id) IN (SELECT kind, id FROM moved)")
-        moved = self.db.execute(
-            "INSERT INTO events (kind, id, practitioner, day, patient, detail, flag, attribution, file_id)"
-            " SELECT kind, id, ?, day, patient, detail, flag, attribution, file_id FROM moved",
-            (self.practitioner_id(rpps),),
-        ).rowcount
+        target = self.practitioner_id(rpps)
+        rows = self.db.execute(
+            "SELECT kind, id, ?, day, patient, detail, flag, attribution, file_id FROM moved ORDER BY kind, id",
+            (target,),
+        ).fetchall()
+        # One execution per row, like an ingestion: each sees the rows moved before it, so links are right.
+        moved = self.db.executemany(_INSERT_EVENT, rows).rowcount
         self.db.execute("DROP TABLE moved")
         return moved
 

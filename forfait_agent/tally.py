@@ -8,6 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+# How far apart (days) a consultation and a DMP document or MSS message may be and still link.
+# The store keeps links within it only; rules refuse a wider `link_days`.
+LINK_HORIZON_DAYS = 31
+
 CountKey = tuple[str, str, int]  # (kind, detail, flag)
 Counts = Mapping[CountKey, int]
 LinkKey = tuple[str, int]  # (linked metric, link_days)

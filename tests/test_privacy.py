@@ -306,3 +306,28 @@ def test_digests_and_inode_numbers_the_store_computes_are_kept_exactly(tmp_path:
     (stored,) = store.positions()
     store.close()
     assert (stored.fp_hash, stored.inode) == (digest, 18501010101010101)
+
+
+row_value = st.one_of(
+    st.none(),
+    st.integers(),
+    st.sampled_from(SPELLINGS),
+    st.builds(
+        lambda a, nir, b: a + nir + b,
+        st.text("abc -.", max_size=4),
+        st.sampled_from(SPELLINGS),
+        st.text("xyz -.", max_size=4),
+    ),
+    st.text(alphabet=string.digits + " .-_/:@abAB\n", max_size=40),
+    st.sampled_from(["279035121518989@patient.mssante.fr", "x@patient.MSSANTE.fr (INS)", "dr@cabinet.mssante.fr"]),
+)
+
+
+@given(rows=st.lists(st.lists(row_value, min_size=1, max_size=4), max_size=12))
+def test_a_batch_is_scanned_once_with_the_rows_each_value_would_flag(rows: list[list[Any]]):
+    """The store's batch path (one scan of every value joined) flags exactly the rows in which a
+    value, scanned alone, holds patient data: no row escapes the gate, none is cleaned for nothing."""
+    alone = {
+        i for i, row in enumerate(rows) if any(v.__class__ is str and privacy.contains_patient_data(v) for v in row)
+    }
+    assert privacy._rows_with_patient_data(rows) == alone
