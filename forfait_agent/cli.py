@@ -326,7 +326,10 @@ def _console() -> Any:
 
     from rich.console import Console
 
+    from .french import install_rich_wrapping
     from .privacy import redact
+
+    install_rich_wrapping()
 
     class MaskedConsole(Console):
         """Text is masked before rich wraps it: a NIR cut over two lines would escape the stream gate."""
@@ -539,7 +542,7 @@ def _run_scan(app: Any, paths: list[Path], adapter: str | None, practitioner: st
 
 def print_scan_report(report: Any, console: Any, command: str = "forfait-agent") -> None:
     from .ingest import REASONS_FR, path_text
-    from .report import fmt_int
+    from .report import fmt_int, print_command
 
     summary = report.as_json()
     console.print(
@@ -596,7 +599,8 @@ def print_scan_report(report: Any, console: Any, command: str = "forfait-agent")
             how_many = "?" if result.unread_records is None else result.unread_records
             console.print(f"  • {path_text(result.path)} : {how_many} — {result.unread}", markup=False)
     if summary["quarantined"]:
-        console.print(f"Détail : {command} status (les lignes en quarantaine ne sont pas comptées).", soft_wrap=True)
+        console.print("Les lignes mises en quarantaine ne sont pas comptées ; le détail :")
+        print_command(console, f"{command} status --quarantaine")
 
 
 def _declare(app: Any, args: argparse.Namespace) -> int:
@@ -699,21 +703,26 @@ def _rules_list(app: Any, args: argparse.Namespace) -> int:
 
     from .report import fmt_eur, fmt_points
 
-    table = Table("Année", "Dispositif", "Indicateurs", "Maximum", "Fichier", title="Règles disponibles")
-    for year in app.rulebook.years():
+    user_dir = app.rulebook.user_dir
+    years = app.rulebook.years()
+    own = {y: app.rulebook.path(y) for y in years if user_dir is not None and app.rulebook.path(y).parent == user_dir}
+    table = Table("Année", "Dispositif", "Maximum", title="Règles disponibles")
+    if own:  # files the user added; the others come with forfait-agent
+        table.add_column("Fichier", overflow="fold")  # a path is shown whole, never cut with « … »
+    for year in years:
         rules = app.rulebook.get(year)
-        table.add_row(
+        row = [
             str(year),
-            rules.title,
-            str(len(rules.indicators)),
+            f"{rules.title} ({len(rules.indicators)} indicateurs)",
             f"{fmt_points(rules.max_points)} pts = {fmt_eur(rules.max_points * rules.point_value_eur)}",
-            str(app.rulebook.path(year)),
-        )
+        ]
+        table.add_row(*row, *([str(own.get(year, "fourni avec forfait-agent"))] if own else []))
     _console().print(table)
     return EXIT_OK
 
 
 def _rules_check(path: Path) -> int:
+    from .report import fmt_points
     from .rules import RulesError, load_rules_file
 
     try:
@@ -722,7 +731,8 @@ def _rules_check(path: Path) -> int:
         print(str(exc), file=sys.stderr)
         return EXIT_INPUT
     print(
-        f"{path} : valide — {rules.title}, {len(rules.indicators)} indicateurs, {rules.max_points:g} points au maximum"
+        f"{path} : valide — {rules.title}, {len(rules.indicators)} indicateurs, "
+        f"{fmt_points(rules.max_points)} points au maximum"
     )
     return EXIT_OK
 

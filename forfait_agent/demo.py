@@ -224,7 +224,7 @@ def run_demo(app: Any, *, seed: int, practitioners: int, console: Any, command: 
     from .app import App, today
     from .cli import _quote, print_scan_report
     from .htmlreport import REPORT_FILE, write_report
-    from .report import View, render, render_history
+    from .report import View, print_command, render, render_history
 
     config = app.config_path if app.config_path.exists() else None
     if config is None:
@@ -249,7 +249,7 @@ def run_demo(app: Any, *, seed: int, practitioners: int, console: Any, command: 
         print_scan_report(report, console, again)
         if report.as_json()["quarantined"]:
             console.print(
-                "  (Ces lignes sont abîmées exprès par la démonstration — une écriture coupée net et un type "
+                "(Ces lignes sont abîmées exprès par la démonstration — une écriture coupée net et un type "
                 "d'enregistrement inconnu dans chaque journal de mars — pour montrer qu'elles sont mises à part "
                 "sans rien perdre du reste.)"
             )
@@ -258,7 +258,8 @@ def run_demo(app: Any, *, seed: int, practitioners: int, console: Any, command: 
         render_history(demo.history(), console, view)
         html = write_report(demo, demo.home / REPORT_FILE, year, as_of)
         console.print(f"\nRapport HTML : {html}")
-        console.print(f"Pour revoir ce score : {again} score   (ou report, open, declaration)", soft_wrap=True)
+        console.print("Pour revoir ce score (ou report, open, declaration à la place de score) :")
+        print_command(console, f"{again} score")
     finally:
         demo.close()
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import re
 
 # argparse's own messages (its gettext msgids, Python 3.11–3.13) → French. argparse looks its `_`
 # and `ngettext` up at call time, so replacing them translates usage, help and errors alike.
@@ -88,3 +89,20 @@ def os_error(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return f"erreur du système ({exc.strerror})"
     return str(exc)
+
+
+# Where rich may break a line: ASCII white space only, never a no-break space (« 2 940 € »,
+# « 30 % », « 9 695 € » stay whole), nor the space before « : ; ! ? » % € » or after « (French
+# typography puts a non-breaking space there; rules files and messages often type an ordinary one).
+_BREAK = r"[ \t\n\r\f\v]"
+_WORD = re.compile(rf"{_BREAK}*(?:[^ \t\n\r\f\v]|(?<=«) | (?=[:;!?»%€]))+{_BREAK}*")
+
+
+def install_rich_wrapping() -> None:
+    """Make rich wrap French text where French allows a line break.
+
+    rich splits words on `\\s`, which matches the no-break spaces too: « 9 695 € » came out as
+    « 9 » on one line and « 695 € » on the next."""
+    from rich import _wrap
+
+    _wrap.re_word = _WORD

@@ -318,10 +318,23 @@ def _metrics_stacked(ps: PractitionerScore, goals: dict[str, Target], used: list
     return grid
 
 
-def _actions_block(actions_: list[Action], finished: bool) -> Table:
+def _bullet(console: Console, body: Text) -> None:
+    """« • » then `body` wrapped with a hanging indent."""
     grid = Table.grid(padding=(0, 1))
     grid.add_column(no_wrap=True, width=1)
     grid.add_column()
+    grid.add_row("•", body)
+    console.print(grid)
+
+
+def print_command(console: Console, command: str, indent: str = "  ") -> None:
+    """A command to copy, on a line of its own and never wrapped by us: pasted, it runs whole
+    (rich would cut it between words, and a terminal runs the first half on its own). Wider than
+    the terminal, it is folded by the terminal, which copies it back as one line."""
+    console.print(Text(f"{indent}{command}", style="cyan"), soft_wrap=True)
+
+
+def _print_actions(console: Console, actions_: list[Action], finished: bool) -> None:
     for action in actions_:
         body = Text()
         if action.euros:
@@ -332,10 +345,10 @@ def _actions_block(actions_: list[Action], finished: bool) -> Table:
             body.append(" — ")
         body.append(action.text)
         if action.command:
-            body.append("\n")
-            body.append(action.command, style="cyan")
-        grid.add_row("•", body)
-    return grid
+            body.append(" — à copier :")
+        _bullet(console, body)
+        if action.command:
+            print_command(console, action.command)
 
 
 def render_practitioner(
@@ -371,7 +384,7 @@ def render_practitioner(
     if todo:
         title = "Ce qui a manqué (par montant)" if finished else "À faire en priorité (par montant débloqué)"
         console.print(Text(title, style="bold"))
-        console.print(_actions_block(todo, finished))
+        _print_actions(console, todo, finished)
 
     console.print(Text("Indicateurs", style="bold"))
     console.print(_indicators(score, ps, view))
@@ -465,9 +478,6 @@ def render_declaration(
     for sheet in sheets:
         console.print()
         console.print(Text(view.title(sheet.rpps), style="bold reverse"))
-        grid = Table.grid(padding=(0, 1))
-        grid.add_column(no_wrap=True, width=1)
-        grid.add_column()
         for item in sheet.declarative:
             style = {"oui": "green", "non": "red"}.get(item.answer, "yellow")
             body = Text(item.label, style="bold")
@@ -478,11 +488,9 @@ def render_declaration(
             if item.proof:
                 body.append(f"\njustificatif : {item.proof}", style="dim")
             if season.can_declare:
-                command = view.declare(item.id, sheet.rpps, rules.year)
-                body.append("\nà copier : ")
-                body.append(command, style="cyan")
-                body.append(" (ou « non »)")
-            grid.add_row("•", body)
-        console.print(grid)
+                body.append("\nà copier (ou « non » au lieu de « oui ») :")
+            _bullet(console, body)
+            if season.can_declare:
+                print_command(console, view.declare(item.id, sheet.rpps, rules.year))
         auto = " ; ".join(f"{i.label} : {i.answer}" for i in sheet.automatic)
         console.print(Text(f"Calculés par l'Assurance Maladie (rien à déclarer) — notre estimation : {auto}."))

@@ -293,11 +293,11 @@ def parse_rules(text: str, origin: str) -> Rules:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise RulesError(f"{origin}: TOML invalide : {exc}") from exc
+        raise RulesError(f"{origin} : TOML invalide : {exc}") from exc
     try:
         return Rules.model_validate(data)
     except ValidationError as exc:
-        lines = [f"{origin}: {exc.error_count()} erreur(s)"]
+        lines = [f"{origin} : {exc.error_count()} erreur(s)"]
         for err in exc.errors():
             lines.append(f"  - {_format_loc(data, err['loc'])} : {french_message(err)}")
         raise RulesError("\n".join(lines)) from exc
@@ -312,7 +312,7 @@ def load_rules_file(path: Path) -> Rules:
         raise RulesError(f"{path} : lecture impossible : {os_error(exc)}") from exc
     rules = parse_rules(text, str(path))
     if path.stem.isdigit() and int(path.stem) != rules.year:
-        raise RulesError(f"{path}: year = {rules.year} ne correspond pas au nom du fichier")
+        raise RulesError(f"{path} : year = {rules.year} ne correspond pas au nom du fichier")
     return rules
 
 

@@ -18,7 +18,7 @@ from rich.text import Text
 
 from .events import PARIS
 from .ingest import REASONS_FR
-from .report import fmt_int
+from .report import fmt_int, print_command
 
 HASHED_PREFIX = "h-"  # ingest stores per-document file names as h-<salted hash>
 
@@ -200,8 +200,10 @@ def render(
             style="yellow",
         )
     total = len(data["files"])
-    hint = "" if files else f" (détail fichier par fichier : {command} status --fichiers)"
-    console.print(Text(f"Dossiers suivis : {len(data['folders'])}, {fmt_int(total)} fichier(s){hint}"), soft_wrap=True)
+    hint = "" if files else " — détail fichier par fichier :"
+    console.print(Text(f"Dossiers suivis : {len(data['folders'])}, {fmt_int(total)} fichier(s){hint}"))
+    if not files:
+        print_command(console, f"{command} status --fichiers")
     grid = Table.grid(padding=(0, 1))
     grid.add_column(no_wrap=True)
     grid.add_column()
@@ -214,17 +216,20 @@ def render(
         )
     console.print(grid)
     if files:
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True)
+        grid.add_column()
         for f in data["files"]:
-            console.print(
-                Text(f"    {shown_name(f['path'])} ({f['adapter']}) : {f['offset']} / {f['size']} octets lus")
-            )
+            read = "tout lu" if f["offset"] >= f["size"] else f"{_size(f['offset'])} lus"
+            grid.add_row("   ", f"{shown_name(f['path'])} ({f['adapter']}) : {_size(f['size'])}, {read}")
+        console.print(grid)
     groups = data["quarantine_groups"]
     if groups:
         count = sum(g["count"] for g in groups)
-        hint = "" if items is not None else f" (un par un : {command} status --quarantaine)"
-        console.print(
-            Text(f"Quarantaine : {fmt_int(count)} enregistrement(s) mis à part, non comptés{hint}"), soft_wrap=True
-        )
+        hint = "" if items is not None else " — un par un :"
+        console.print(Text(f"Quarantaine : {fmt_int(count)} enregistrement(s) mis à part, non comptés{hint}"))
+        if items is None:
+            print_command(console, f"{command} status --quarantaine")
         grid = Table.grid(padding=(0, 1))
         grid.add_column(no_wrap=True)
         grid.add_column()

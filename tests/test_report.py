@@ -6,8 +6,10 @@ import html as html_lib
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -244,8 +246,17 @@ def test_terminal_score_fits_the_width_and_shows_every_label_and_value(demo_repo
     demo, _, score = demo_report
     proc = cli(demo, "score", env={"COLUMNS": str(columns)})
     lines = proc.stdout.splitlines()
-    too_wide = [line for line in lines if cell_len(line) > columns]
+    # A command to copy is printed whole on its own line (wider than the terminal, the terminal
+    # folds it and copies it back as one line); every other line fits.
+    commands = [shlex.split(line) for line in lines if line.startswith(f"  {sys.executable} -m forfait_agent ")]
+    too_wide = [line for line in lines if cell_len(line) > columns and not line.startswith(f"  {sys.executable} ")]
     assert too_wide == []
+    for p in score["practitioners"]:  # « declare it » is first when only the declaration is missing
+        if not p["gate_met"] and p["indicators"][0].get("declared") is None:
+            assert [str(demo), "declare", "equipement", "oui", "--practitioner", p["rpps"]] in [c[4:] for c in commands]
+    # French no-break spaces are not line breaks: « 30 % », « 2 940 € » never split, no line
+    # starts with the punctuation that French types after a space.
+    assert not re.search(r"\n *[%€:;»]", proc.stdout)
     text = flat(proc.stdout)
     rules = tomllib.loads(
         (Path(__file__).resolve().parent.parent / "rules" / f"{score['year']}.toml").read_text("utf-8")
@@ -283,3 +294,13 @@ def test_history_shows_the_switch_to_donum(demo_report):
     data = score_json(demo, "--year", "2025")
     assert data["point_value_eur"] == 7 and all(p["max_points"] == 1115 for p in data["practitioners"])
     assert RPPS_A in {p["rpps"] for p in data["practitioners"]}
+
+
+@pytest.mark.parametrize("columns", [60, 80])
+def test_amounts_are_never_cut_at_their_no_break_spaces(home: Path, columns: int):
+    """« 9 695 € » on one line, whatever the width: rich must not break at a no-break space."""
+    out = cli(home, "rules", "list", env={"COLUMNS": str(columns)}).stdout
+    assert "…" not in out  # nothing cut either
+    lines = out.splitlines()
+    for amount in ("885 pts", "6\u202f195\u202f€", "1\u202f385 pts", "9\u202f695\u202f€", "2\u202f940\u202f€"):
+        assert any(amount in line for line in lines), (amount, out)

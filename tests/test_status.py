@@ -4,6 +4,7 @@ never a patient's name (per-document files are stored hashed and shown as « nom
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from .conftest import cli, ev, write_jsonl
@@ -41,3 +42,13 @@ def test_status_summarises_per_folder_and_details_on_request(home: Path, tmp_pat
     data = json.loads(cli(home, "status", "--json").stdout)
     assert {f["folder"]: f["files"] for f in data["folders"]} == {str(journals): 13, str(sent): 1}
     assert sum(g["count"] for g in data["quarantine_groups"]) == 3
+
+
+def test_status_commands_to_copy_are_whole_lines_at_60_columns(home: Path, tmp_path: Path):
+    write_jsonl(tmp_path / "journal.jsonl", [ev("consultation", "c1"), "pas du JSON"])
+    cli(home, "scan", str(tmp_path), check=False)
+    lines = cli(home, "status", env={"COLUMNS": "60"}).stdout.splitlines()
+    launcher = f"  {sys.executable} -m forfait_agent --data-dir {home} "
+    commands = [line.removeprefix(launcher) for line in lines if line.startswith(launcher)]
+    assert commands == ["status --fichiers", "status --quarantaine"]  # pasted, each runs as printed
+    assert [line for line in lines if len(line) > 60 and not line.startswith(launcher)] == []
