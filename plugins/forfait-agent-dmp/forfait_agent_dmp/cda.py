@@ -100,11 +100,17 @@ def _author(doc: Element) -> str | None:
     return _rpps(doc.findall(f"{HL7}legalAuthenticator/{HL7}assignedEntity/{HL7}id"))
 
 
-def _doc_type(code: Element | None) -> str | None:
-    if code is None or not (code.get("code") or "").strip():
+def document_code(code: str, system: str) -> str | None:
+    """A LOINC code as is, another system's as "<system>|<code>" (VSM's `SYNTH` is not LOINC's);
+    None without a code. LOINC is its OID in CDA, `LN` (HL7 table 0396) in HL7v2."""
+    code, system = code.strip(), system.strip()
+    if not code:
         return None
-    value, system = (code.get("code") or "").strip(), (code.get("codeSystem") or "").strip()
-    return value if system in ("", LOINC) else f"{system}|{value}"
+    return code if system in ("", LOINC, "LN") else f"{system}|{code}"
+
+
+def _doc_type(code: Element | None) -> str | None:
+    return None if code is None else document_code(code.get("code") or "", code.get("codeSystem") or "")
 
 
 def _patient(doc: Element) -> str | None:

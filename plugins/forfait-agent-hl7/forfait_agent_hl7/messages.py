@@ -20,7 +20,7 @@ import hl7
 import hl7.containers
 import hl7.util
 from forfait_agent_dmp import CdaFacts, parse_cda
-from forfait_agent_dmp.cda import INS_OIDS, RPPS_ID, RPPS_OID, parse_ts
+from forfait_agent_dmp.cda import INS_OIDS, RPPS_ID, RPPS_OID, document_code, parse_ts
 
 from forfait_agent import RecordError
 
@@ -114,7 +114,7 @@ def _b64(payload: str) -> bytes:
 
 def _from_txa(message: hl7.Message, patient: str | None) -> CdaFacts | None:
     """The document as TXA describes it (unique number TXA-12, date TXA-4, authenticator TXA-22,
-    type TXA-2): used when the OBX does not hold a readable CDA (as in the guide's examples)."""
+    type TXA-2 with its coding system): used when the OBX does not hold a readable CDA (as in the guide's examples)."""
     txa = _segments(message, "TXA")
     if not txa or not _field(txa[0], 12, 1, 1):
         return None
@@ -126,7 +126,7 @@ def _from_txa(message: hl7.Message, patient: str | None) -> CdaFacts | None:
         document_id=_field(txa[0], 12, 1, 1),
         at=parse_ts(when),
         author_id=author if RPPS_ID.match(author) else None,
-        doc_type=_field(txa[0], 2, 1, 1) or None,
+        doc_type=document_code(_field(txa[0], 2, 1, 1), _field(txa[0], 2, 1, 3)),
         patient=patient,
     )
 

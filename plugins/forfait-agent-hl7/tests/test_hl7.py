@@ -115,6 +115,18 @@ def test_unreadable_cda_falls_back_to_the_txa_description():
 
 
 @pytest.mark.parametrize(
+    ("txa2", "doc_type"),
+    [
+        ("11488-4^CR de consultation^LN", "11488-4"),
+        ("SYNTH^Synthèse^1.2.250.1.213.1.1.4.12", "1.2.250.1.213.1.1.4.12|SYNTH"),
+    ],
+)
+def test_txa_document_type_keeps_its_coding_system(txa2: str, doc_type: str):
+    unreadable = message(document=b"Document CDA").replace("TXA|1|11488-4|", f"TXA|1|{txa2}|")
+    assert events_of(unreadable)[0].doc_type == doc_type
+
+
+@pytest.mark.parametrize(
     ("data", "reason"),
     [
         (
