@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,18 @@ from forfait_agent import Adapter, Record
 RPPS_A = "10101010101"
 RPPS_B = "10202020202"
 TEST_INS = "279035121518989"  # the ANS test INS, never a real person
+# The day every command and App of the suite believes it is (FORFAIT_AGENT_TODAY, the injectable
+# "today"): assertions on scores, projections and campaigns hold whatever the machine's date.
+FROZEN_TODAY = "2026-12-06"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def frozen_today() -> Iterator[None]:
+    """Without it the suite turned red by itself on 1 January (a test may set another day).
+    Session-wide, so that module fixtures (a demo built once) see the same day as the tests."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FORFAIT_AGENT_TODAY", FROZEN_TODAY)
+        yield
 
 
 @pytest.fixture

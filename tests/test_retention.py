@@ -70,7 +70,7 @@ def test_purged_years_keep_their_counts_and_every_score(home: Path, tmp_path: Pa
     assert scores(app) == before
     app.close()
     status = json.loads(cli(home, "status", "--json").stdout)["retention"]
-    assert (status["kept_from"][:4], status["purged_before"]) == (str(date.today().year - 3), "2023-01-01")
+    assert (status["kept_from"][:4], status["purged_before"]) == ("2023", "2023-01-01")  # frozen today: 2026
     assert "seulement les comptes par jour" in cli(home, "status").stdout
 
 
