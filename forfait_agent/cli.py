@@ -833,7 +833,11 @@ def _restore(app: Any, args: argparse.Namespace) -> int:
 
 
 def _init(app: Any, args: argparse.Namespace) -> int:
+    from rich.padding import Padding
+    from rich.text import Text
+
     from .config import load_settings
+    from .report import print_command
     from .wizard import Abandoned, Answers, questions, render_config
 
     target = app.config_path
@@ -848,10 +852,17 @@ def _init(app: Any, args: argparse.Namespace) -> int:
         raise InputError("; ".join(f"{f} : dossier introuvable" for f in missing))
     if args.adapter and args.adapter not in app.plugins.adapters:
         raise UsageError(f"adaptateur inconnu « {args.adapter} » (disponibles : {', '.join(app.plugins.adapters)})")
+    console = _console()
+
+    def say(text: str) -> None:
+        """A line wrapped to the terminal, continuation lines under its first word."""
+        body = text.lstrip(" ")
+        console.print(Padding(Text(body), (0, 0, 0, len(text) - len(body)), expand=False))
+
     answers = Answers(list(args.folder), args.practitioner, args.name)
     if not answers.folders and sys.stdin.isatty():
         try:
-            questions(input, print, answers)
+            questions(input, say, answers)
         except Abandoned:
             print()
             raise UsageError("configuration abandonnée (fin de saisie) : rien n'a été écrit") from None
@@ -859,14 +870,15 @@ def _init(app: Any, args: argparse.Namespace) -> int:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
     load_settings(target)  # what was written must load
-    print(f"Configuration écrite : {target}")
+    say(f"Configuration écrite : {target}")
     if answers.folders:
-        print(f"Démarrer l'agent : {again} run   (ou à chaque ouverture de session : {again} service install)")
+        say("Démarrer l'agent :")
+        print_command(console, f"{again} run")
+        say("ou le faire démarrer à chaque ouverture de session :")
+        print_command(console, f"{again} service install")
     else:
-        print(
-            f"Aucun dossier surveillé pour l'instant : ajoutez-en un avec « {again} init --force --folder DOSSIER », "
-            "ou dans la section [[folders]] de ce fichier."
-        )
+        say("Aucun dossier surveillé pour l'instant : ajoutez-en un dans la section [[folders]] de ce fichier, ou avec")
+        print_command(console, f"{again} init --force --folder DOSSIER")
     return EXIT_OK
 
 

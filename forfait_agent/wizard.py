@@ -117,8 +117,9 @@ def parse_rpps(text: str) -> str:
 
 
 def ask_practitioner(ask: Ask, say: Callable[[str], None]) -> str | None:
+    say("RPPS du médecin (11 chiffres ; laisser vide si plusieurs médecins) :")
     while True:
-        answer = _ask(ask, "RPPS du médecin (11 chiffres ; laisser vide si plusieurs médecins) : ")
+        answer = _ask(ask, "  RPPS : ")
         if not answer:
             return None
         try:
@@ -134,5 +135,6 @@ def questions(ask: Ask, say: Callable[[str], None], answers: Answers) -> Answers
     if not answers.practitioner:
         answers.practitioner = ask_practitioner(ask, say)
     if answers.practitioner and not answers.name:
-        answers.name = _ask(ask, "Nom affiché pour ce médecin, par exemple « Dr A. Martin » (facultatif) : ") or None
+        say("Nom affiché pour ce médecin, par exemple « Dr A. Martin » (facultatif) :")
+        answers.name = _ask(ask, "  nom : ") or None
     return answers

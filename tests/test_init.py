@@ -4,6 +4,7 @@ end of input leaves cleanly, and a cabinet never ends up stuck between `init` an
 from __future__ import annotations
 
 import os
+import re
 import select
 import subprocess
 import sys
@@ -20,11 +21,11 @@ pytestmark = pytest.mark.skipif(os.name == "nt", reason="pseudo-terminals are PO
 class Terminal:
     """The real CLI on a pseudo-terminal: `expect` waits for text, never for a duration."""
 
-    def __init__(self, home: Path, *args: str) -> None:
+    def __init__(self, home: Path, *args: str, columns: int = 100) -> None:
         import pty
 
         self.master, slave = pty.openpty()
-        env = {**os.environ, "PYTHONIOENCODING": "utf-8", "COLUMNS": "100"}
+        env = {**os.environ, "PYTHONIOENCODING": "utf-8", "COLUMNS": str(columns)}
         env.pop("FORFAIT_AGENT_HOME", None)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "forfait_agent", "--data-dir", str(home), "init", *args],
@@ -75,7 +76,7 @@ class Terminal:
 def test_bad_answers_are_asked_again_and_the_config_is_written(home: Path, tmp_path: Path):
     exports = tmp_path / "Exports LGC"
     exports.mkdir()
-    term = Terminal(home)
+    term = Terminal(home, columns=60)
     term.expect("dossier : ")
     term.type(str(tmp_path / "absent"))
     term.expect("Dossier introuvable")  # at once, not after every question
@@ -85,13 +86,25 @@ def test_bad_answers_are_asked_again_and_the_config_is_written(home: Path, tmp_p
     term.type("")
     term.expect("RPPS du médecin")
     term.type("123")
-    term.expect("RPPS invalide « 123 » (11 chiffres attendus) : recommencez.")
+    term.expect("RPPS invalide « 123 » (11 chiffres attendus) :")  # then « recommencez. »
     term.type("101 010 101 01")
     term.expect("Nom affiché")
     term.type("Dr Hélène Roux")
     code, out = term.finish()
     assert code == 0, out
-    assert "Traceback" not in out and "Configuration écrite" in out and " run" in out
+    assert "Traceback" not in out and "Configuration écrite" in out, out
+    # Questions and messages fit a 60-column terminal; the commands to copy are whole lines.
+    launcher = f"  {sys.executable} -m forfait_agent --data-dir {home} "
+    lines = [re.sub(r"\x1b\[[0-9;]*m|\r", "", line).rstrip() for line in out.splitlines()]  # colours off
+    assert [line.removeprefix(launcher) for line in lines if line.startswith(launcher)] == [
+        "run",
+        "service install",
+    ]
+    prompts = ("dossier :", "RPPS :", "nom :")  # the terminal echoes what was typed after them
+    too_wide = [
+        ln for ln in lines if len(ln) > 60 and not ln.startswith(launcher) and not any(p in ln for p in prompts)
+    ]
+    assert too_wide == []
     config = tomllib.loads((home / "config.toml").read_text(encoding="utf-8"))
     assert config["default_practitioner"] == RPPS_A
     assert config["names"] == {RPPS_A: "Dr Hélène Roux"}
