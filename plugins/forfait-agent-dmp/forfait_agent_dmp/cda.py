@@ -65,18 +65,23 @@ def parse_ts(value: str) -> datetime:
 
 def is_cda(head: bytes) -> bool:
     """Whether the first bytes of a file are a CDA document: a ClinicalDocument root (any
-    namespace: `parse_cda` says what is wrong with it), or a wrapper holding one within `head`.
-    Other XML (an XDM `METADATA.XML`, a configuration file) and non-XML are not."""
+    namespace: `parse_cda` says what is wrong with it), or a wrapper holding one — or a wrapper
+    cut off by the end of `head` before it closed, since its templates may come before the
+    document (`parse_cda` then reads the whole file, and says so if no document is in it).
+    Other XML (an XDM `METADATA.XML`, a configuration file, a whole stylesheet) and non-XML are not."""
+    wrapper = False
     try:
         for index, (_, element) in enumerate(iterparse(io.BytesIO(head), events=("start",), **_SAFE)):
             if element.tag == "ClinicalDocument" or element.tag.endswith("}ClinicalDocument"):
                 return True
-            if index == 0 and element.tag not in WRAPPERS:
-                return False
+            if index == 0:
+                if element.tag not in WRAPPERS:
+                    return False
+                wrapper = True
     except DefusedXmlException:  # a DTD: hostile or odd, let parse_cda quarantine it if it says CDA
         return b"ClinicalDocument" in head
-    except ParseError:  # not XML, or a wrapper whose ClinicalDocument starts beyond `head`
-        return False
+    except ParseError:  # not XML, or a wrapper not closed within `head`
+        return wrapper
     return False
 
 

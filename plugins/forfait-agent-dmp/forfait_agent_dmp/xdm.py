@@ -17,7 +17,6 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from forfait_agent import RecordError
-from forfait_agent.adapter import SNIFF_BYTES
 
 from .cda import is_cda
 
@@ -103,7 +102,7 @@ def xdm_documents(data: bytes) -> list[tuple[str, bytes]]:
             for info in members:
                 content = _read(archive, info, total)
                 total += len(content)
-                if is_cda(content[:SNIFF_BYTES]):
+                if is_cda(content):  # all of it: a stylesheet may hold its document after its templates
                     documents.append((info.filename, content))
                 else:
                     skipped += 1

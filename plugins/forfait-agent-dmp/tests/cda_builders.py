@@ -172,6 +172,18 @@ def metadata(uris: list[str]) -> str:
     )
 
 
+def templates_first(document: bytes) -> bytes:
+    """A stylesheet whose templates (beyond the first 64 KiB the agent sniffs) come before the
+    ClinicalDocument it holds: another vendor's way of writing an auto-présentable document."""
+    inner = document.decode("utf-8").split("?>", 1)[1]
+    templates = "".join(f'<xsl:template name="rubrique-{i}"><p>Rubrique {i}</p></xsl:template>\n' for i in range(1500))
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform" xmlns:lgc="urn:lgc:doc">\n'
+        f"{templates}<lgc:document>{inner}</lgc:document>\n</xsl:stylesheet>\n"
+    ).encode()
+
+
 def xdm(documents: dict[str, bytes], subset: str = "SUBSET01", listed: list[str] | None = None) -> bytes:
     """An XDM zip; METADATA.XML lists `listed` (default: every document)."""
     buffer = io.BytesIO()

@@ -11,7 +11,17 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from cda_builders import BILLION_LAUGHS, EXTERNAL_ENTITY, RPPS, TEST_INS, auto_presentable, cda, metadata, xdm
+from cda_builders import (
+    BILLION_LAUGHS,
+    EXTERNAL_ENTITY,
+    RPPS,
+    TEST_INS,
+    auto_presentable,
+    cda,
+    metadata,
+    templates_first,
+    xdm,
+)
 from forfait_agent_dmp import CdaAdapter, XdmAdapter, parse_cda
 from forfait_agent_dmp.cda import is_cda, parse_ts
 from forfait_agent_dmp.xdm import listed_uris
@@ -19,6 +29,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from forfait_agent import Record, RecordError, SourceContext
+from forfait_agent.adapter import SNIFF_BYTES
 from forfait_agent.events import parse_event
 from forfait_agent.testing import AdapterContract, agent_json, assert_events, feed, run_agent
 
@@ -119,6 +130,24 @@ def test_auto_presentable_document_reads_like_the_plain_one(tmp_path: Path):
     assert CdaAdapter().claims(wrapped.read_bytes())
 
 
+def test_document_after_a_long_stylesheet_is_read_in_a_folder_and_in_an_xdm(tmp_path: Path):
+    """The agent sniffs 64 KiB; a stylesheet still open there may hold its document further on."""
+    wrapped = templates_first(cda("LATE", ts="20261130233000-0500"))
+    assert wrapped.index(b"ClinicalDocument") > SNIFF_BYTES
+    folder = tmp_path / "dmp"
+    folder.mkdir()
+    (folder / "CR_feuille_de_style.xml").write_bytes(wrapped)
+    (folder / "envoi.zip").write_bytes(xdm({"DOC0001.XML": templates_first(cda("LATE-XDM"))}))
+    (folder / "grande_feuille.xml").write_bytes(wrapped.replace(b"ClinicalDocument", b"Autre"))
+    home = tmp_path / "home"
+    report = agent_json(home, "scan", str(folder))
+    assert (report["new"], report["quarantined"]) == (2, 1)  # the stylesheet holding no document: said
+    score = agent_json(home, "score", "--year", "2026", "--as-of", "2026-12-31")
+    assert [(p["rpps"], p["metrics"]["dmp_documents"]["numerator"]) for p in score["practitioners"]] == [(RPPS, 2)]
+    (event,) = feed(CdaAdapter(), folder / "CR_feuille_de_style.xml").events
+    assert (event.id, event.at.isoformat()) == ("1.2.250.1.213.4.1.2.9^LATE", "2026-12-01T05:30:00+01:00")
+
+
 def test_stylesheet_without_clinical_document_is_rejected_in_french():
     sheet = b'<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"/>'
     with pytest.raises(RecordError, match="ClinicalDocument absent"):
@@ -149,10 +178,23 @@ def test_document_code_keeps_its_code_system(code: str, system: str, doc_type: s
         (metadata(["DOC0001.XML"]).encode(), False),
         (b"<?xml version='1.0'?><configuration><poste>1</poste></configuration>", False),
         (b'<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"/>', False),
+        (templates_first(cda())[:SNIFF_BYTES], True),  # still open: the document may come later
         (b"%PDF-1.4 not xml at all", False),
         (b"", False),
     ],
-    ids=["cda", "auto-presentable", "no-namespace", "dtd", "truncated", "metadata", "other-xml", "xsl", "pdf", "empty"],
+    ids=[
+        "cda",
+        "auto-presentable",
+        "no-namespace",
+        "dtd",
+        "truncated",
+        "metadata",
+        "other-xml",
+        "xsl",
+        "xsl-cut-off",
+        "pdf",
+        "empty",
+    ],
 )
 def test_only_cda_documents_are_claimed(head: bytes, claimed: bool):
     assert CdaAdapter().claims(head) is claimed
