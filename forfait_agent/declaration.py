@@ -68,7 +68,7 @@ class Campaign:
 
 
 def campaign(rules: Rules, today: date) -> Campaign:
-    """Dated campaign when the rules file dates it; otherwise DOMAIN's usual December–February
+    """Dated campaign when the rules file dates it; otherwise the usual December–February
     window, worded as approximate."""
     from .report import fmt_date
 
