@@ -23,6 +23,7 @@ from .store import FilePosition
 FINGERPRINT_BYTES = 1024
 TAIL_BYTES = 256  # bytes before the committed offset that must still be there to resume
 CHUNK = 1 << 20
+NEWLINE_SNIFF = 64 << 10  # how much of a file's beginning decides its line terminator
 MAX_LINE_BYTES = 1 << 20  # a longer line is quarantined and skipped
 MAX_FILE_BYTES = 64 << 20  # whole-file records larger than this are quarantined
 MAX_RECORD_BYTES = 4 << 20  # a message of a multi-record file is cut after this (headers come first)
@@ -119,14 +120,18 @@ def _codec(encoding: str) -> codecs.CodecInfo:
 
 
 def newline_for(encoding: str, head: bytes) -> tuple[bytes, str]:
-    """The newline byte sequence and the exact codec to decode lines with.
+    """The newline byte sequence and the exact codec to decode lines with, from the file's first
+    `NEWLINE_SNIFF` bytes.
 
-    UTF-16 without an explicit byte order takes it from the BOM (little-endian by default).
+    UTF-16 without an explicit byte order takes it from the BOM (little-endian by default). A
+    file whose beginning holds carriage returns and no line feed ends its lines with CR alone
+    (classic Mac OS, some old exports): read whole, its lines would be one unreadable record.
     """
     name = _codec(encoding).name
     if name == "utf-16":
         name = "utf-16-be" if head.startswith(codecs.BOM_UTF16_BE) else "utf-16-le"
-    return "\n".encode(name), name
+    lf, cr = "\n".encode(name), "\r".encode(name)
+    return (cr if cr in head and lf not in head else lf), name
 
 
 def _complete_lines(buf: bytes, nl: bytes, unit: int) -> tuple[list[bytes], int]:
@@ -162,7 +167,7 @@ def iter_lines(
     `skipping` says that `start` is inside such a line."""
     max_line = max_line or MAX_LINE_BYTES
     handle.seek(0)
-    nl, codec = newline_for(encoding, handle.read(4))
+    nl, codec = newline_for(encoding, handle.read(NEWLINE_SNIFF))
     unit = len(nl)
     decoder = _Decoder(codec)
     handle.seek(start)

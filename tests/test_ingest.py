@@ -113,6 +113,22 @@ def test_live_tail_waits_for_the_newline_and_resumes_at_the_offset(home: Path, t
     app.close()
 
 
+def test_lines_ended_by_a_carriage_return_alone_are_records_live_and_scanned(home: Path, tmp_path: Path):
+    """Classic Mac OS line ends: the file was once one unreadable « line » (its records lost)."""
+    path = tmp_path / "mac.jsonl"
+    path.write_bytes(f"{json.dumps(GOOD[0])}\r{{pas du json\r{json.dumps(GOOD[1])}\r".encode())
+    app = App(home)
+    adapter, ctx = app.plugins.adapters["jsonl"], app.settings.context()
+    live = app.ingestor.ingest_file(path, adapter, ctx, final=False)
+    assert (live.new, live.quarantined) == (2, 1)
+    with path.open("ab") as handle:
+        handle.write(f"{json.dumps(GOOD[2])}\r{json.dumps(GOOD[3])[:10]}".encode())
+    appended = app.ingestor.ingest_file(path, adapter, ctx, final=False)
+    assert (appended.new, appended.records, appended.quarantined) == (1, 1, 0)
+    app.close()
+    assert [(row[1], row[2]) for row in quarantine_rows(home)] == [(2, "invalid_json")]
+
+
 def test_truncated_or_replaced_file_is_read_from_its_start(home: Path, tmp_path: Path):
     path = write_jsonl(tmp_path / "e.jsonl", GOOD)
     app = App(home)
