@@ -75,7 +75,7 @@ class _Linkable(_Cond):
     @model_validator(mode="after")
     def _link_days_needs_a_linked_metric(self) -> _Linkable:
         if self.link_days is not None and not any(m in LINKED_METRICS for m in self.metrics()):
-            raise ValueError(f"link_days only applies to linked metrics ({', '.join(LINKED_METRICS)})")
+            raise ValueError(f"link_days ne s'applique qu'aux métriques reliées ({', '.join(LINKED_METRICS)})")
         return self
 
     def link_windows(self) -> set[tuple[str, int]]:

@@ -73,7 +73,8 @@ def test_a_consultation_counts_once_however_many_documents():
 
 
 def test_threshold_is_met_exactly_at_the_rate():
-    # 3 electronic of 10 is exactly 30 %: met, even though 0.1 + 0.2 != 0.3 in floating point.
+    # 3 electronic of 10 is exactly 30 %, even though 0.1 + 0.2 != 0.3 in floating point: met where
+    # the reading is « au moins 30 % », not where DONUM's « > 30 % » is read strictly (the default).
     base = [declared("equipement")] + many("teleservice", 10, "t", service="dmt", online=True)
     events = (
         base
@@ -82,11 +83,16 @@ def test_threshold_is_met_exactly_at_the_rate():
         + many("prescription", 3, "pe", electronic=True)
         + many("prescription", 7, "pp", electronic=False)
     )
-    ind = {i.id: i for i in score_of(events).practitioners[0].indicators}
-    assert ind["dmp_ordonnance"].met is True
+    ind = {i.id: i for i in score_of(events).practitioners[0].indicators}["dmp_ordonnance"]
+    at_least = ind.variant_labels.index("« Au moins » : le seuil exact suffit (≥)")
+    assert (ind.met, ind.met_variants[at_least]) == (False, True)
     events_below = [e for e in events if e["id"] != "dmp_document2"]
-    ind = {i.id: i for i in score_of(events_below).practitioners[0].indicators}
-    assert ind["dmp_ordonnance"].met is False
+    ind = {i.id: i for i in score_of(events_below).practitioners[0].indicators}["dmp_ordonnance"]
+    assert (ind.met, ind.met_variants[at_least]) == (False, False)
+    more = [ev("dmp_document", "dmp_document3", patient="p3"), ev("prescription", "pe3", electronic=True)]
+    events_above = events + more
+    ind = {i.id: i for i in score_of(events_above).practitioners[0].indicators}["dmp_ordonnance"]
+    assert (ind.met, ind.met_variants[at_least]) == (True, True)
 
 
 def test_donum_gate_needs_both_socle_indicators():
@@ -143,10 +149,19 @@ def test_forfait_structure_volet1_gate_and_volet2_points():
     assert {i.id: i.met for i in ps.indicators}["apcv"] is True
 
 
-def test_two_thirds_exactly_meets_teletransmission():
-    fse = [ev("fse", f"f{i}", at="2025-05-02T10:00:00", vitale="carte", transmitted=i < 2) for i in range(3)]
-    ps = score_of(fse, year=2025, as_of=date(2025, 12, 31)).practitioners[0]
-    assert {i.id: i.met for i in ps.indicators}["teletransmission"] is True
+def test_two_thirds_exactly_is_not_more_than_two_thirds():
+    """« Supérieur à 2/3 » (2022–2025) is strict: 2 of 3 fails by default, passes in the « au moins
+    2/3 » reading; 201 of 300 passes both."""
+
+    def teletransmission(sent, total):
+        fse = [ev("fse", f"f{i}", at="2025-05-02T10:00:00", vitale="carte", transmitted=i < sent) for i in range(total)]
+        ps = score_of(fse, year=2025, as_of=date(2025, 12, 31)).practitioners[0]
+        ind = {i.id: i for i in ps.indicators}["teletransmission"]
+        return ind.met, ind.met_variants
+
+    assert teletransmission(2, 3) == (False, [True])
+    assert teletransmission(201, 300) == (True, [True])
+    assert teletransmission(199, 300) == (False, [False])
 
 
 def test_latest_declaration_wins():
@@ -182,17 +197,17 @@ def test_missing_counts_more_numerator_events_at_the_current_pace():
     assert miss["eprescription"] == 20
     assert value.projected_denominator == Fraction(100 * 365, 183)
     assert float(value.projected_rate) == pytest.approx(0.20)
-    # At 31 December, nothing is projected any more: 30 of 100 needed, 20 done → 10 more.
+    # At 31 December, nothing is projected any more: « > 30 % » needs 31 of 100, 20 done → 11 more.
     ps = score_of(events, as_of=date(2026, 12, 31)).practitioners[0]
     ind = {i.id: i for i in ps.indicators}["dmp_ordonnance"]
-    assert {m.metric: m.count for m in ind.missing}["eprescription"] == 10
+    assert {m.metric: m.count for m in ind.missing}["eprescription"] == 11
     assert ind.missing and all(not i.missing for i in ps.indicators if i.met)
 
 
 def test_count_condition_missing_and_zero_denominator():
     ps = score_of([declared("equipement")]).practitioners[0]
     ind = {i.id: i for i in ps.indicators}["apcv_mss"]
-    assert {(m.metric, m.count) for m in ind.missing} == {("apcv", 1), ("mss_patient", 1)}
+    assert {(m.metric, m.count) for m in ind.missing} == {("apcv", 1), ("mss_patient_messages", 1)}
 
 
 def test_all_condition_and_declared_in_custom_rules():
