@@ -397,7 +397,7 @@ def _print_json(data: Any) -> None:
 
 # -- commands ----------------------------------------------------------------------------------
 def _plugin_new(name: str, parent: Path) -> int:
-    from .scaffold import ScaffoldError, create
+    from .scaffold import ScaffoldError, create, installed_core
 
     try:
         root = create(name, parent)
@@ -405,13 +405,12 @@ def _plugin_new(name: str, parent: Path) -> int:
         raise UsageError(str(exc)) from exc
     except OSError as exc:
         raise InputError(f"impossible de créer le greffon dans {parent} : {exc.strerror or exc}") from exc
-    source = Path(__file__).resolve().parent.parent
-    core = str(source) if (source / "pyproject.toml").is_file() else "<dossier des sources de forfait-agent>"
+    core = installed_core()
     print(f"Greffon créé : {root}")
     print("Ensuite (dans un environnement virtuel neuf, le cœur d'abord) :")
     print(f"  cd {root}")
     print("  python3 -m venv .venv")
-    print(f'  .venv/bin/pip install -e "{core}" -e ".[test]"')
+    print(f'  .venv/bin/pip install {core + " " if core else ""}-e ".[test]"')
     print("  .venv/bin/python -m pytest")
     print("Puis écrivez votre adaptateur : voir README.md du greffon et docs/vendors.md de forfait-agent.")
     return 0

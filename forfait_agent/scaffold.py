@@ -6,9 +6,13 @@ The shipped example plugin (plugins/forfait-agent-example) is exactly this outpu
 
 from __future__ import annotations
 
+import json
 import re
+from importlib.metadata import PackageNotFoundError, distribution
 from importlib.resources import files
 from pathlib import Path
+from urllib.parse import unquote, urlparse
+from urllib.request import url2pathname
 
 from . import __version__
 
@@ -71,3 +75,27 @@ def create(name: str, parent: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8", newline="\n")
     return root
+
+
+def core_requirement(source: Path, direct_url: str | None) -> str | None:
+    """The pip arguments that install the core in the plugin's fresh venv, as this one was
+    installed: the source checkout this module runs from, else the local folder (editable) or
+    archive pip installed it from (PEP 610 direct_url.json); None when it came from a package
+    index, where the plugin's own dependency finds it."""
+    if (source / "pyproject.toml").is_file():
+        return f'-e "{source}"'
+    info = json.loads(direct_url) if direct_url else {}
+    url = urlparse(info.get("url", ""))
+    if url.scheme != "file":
+        return None
+    path = url2pathname(unquote(url.path))
+    return f'-e "{path}"' if "dir_info" in info else f'"{path}"'
+
+
+def installed_core() -> str | None:
+    """`core_requirement` of the running forfait-agent."""
+    try:
+        direct_url = distribution("forfait-agent").read_text("direct_url.json")
+    except PackageNotFoundError:
+        direct_url = None
+    return core_requirement(Path(__file__).resolve().parent.parent, direct_url)

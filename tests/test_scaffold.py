@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from forfait_agent.scaffold import ScaffoldError, names, render
+from forfait_agent.scaffold import ScaffoldError, core_requirement, names, render
 
 from .conftest import cli
 
@@ -60,6 +60,25 @@ def test_plugin_new_cli_creates_once_and_explains_in_french(tmp_path: Path):
     bad = cli(tmp_path / "home", "plugin", "new", "Mon LGC", "--dir", str(tmp_path), check=False)
     assert bad.returncode == 1 and "nom de greffon invalide" in bad.stderr
     assert "greffon" in cli(tmp_path / "home", "plugin", "new", "--help").stdout
+
+
+@pytest.mark.parametrize(
+    ("direct_url", "expected"),
+    [
+        ('{"url": "file:///opt/src/forfait%20agent", "dir_info": {}}', '-e "/opt/src/forfait agent"'),
+        (
+            '{"url": "file:///opt/wheels/forfait_agent-0.1.0-py3-none-any.whl", "archive_info": {}}',
+            '"/opt/wheels/forfait_agent-0.1.0-py3-none-any.whl"',
+        ),
+        (None, None),  # from a package index: the plugin's dependency finds the core there
+    ],
+    ids=["local-folder", "wheel", "index"],
+)
+def test_the_printed_install_command_names_where_the_core_came_from(tmp_path: Path, direct_url, expected):
+    """`plugin new` run from a non-editable install still prints a command that works as is."""
+    assert core_requirement(tmp_path, direct_url) == expected
+    (tmp_path / "pyproject.toml").write_text("[project]\n", encoding="utf-8")  # run from a source checkout
+    assert core_requirement(tmp_path, direct_url) == f'-e "{tmp_path}"'
 
 
 def test_scaffolded_plugin_is_green_in_a_fresh_venv_next_to_the_core(tmp_path: Path):

@@ -31,7 +31,7 @@ class ExampleAdapter(Adapter):
 
     def parse(self, record: Record) -> list[dict[str, Any]]:
         text = (record.text or "").strip()
-        if not text:
+        if not text:  # nothing to count (so is a line of column headers, if your format has one)
             return []
         fields = text.split("|")
         if len(fields) != 5:
