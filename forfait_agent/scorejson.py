@@ -89,3 +89,6 @@ class ScoreJson(_Contract):
     gate_group: str
     gate_points: Number
     practitioners: list[PractitionerJson] = Field(description="inconnu last")
+    computed_at: str | None = Field(
+        None, description="score.json and the score_changed hook only: when the agent computed it (UTC, ISO 8601)"
+    )

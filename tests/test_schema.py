@@ -63,6 +63,7 @@ def test_the_demo_score_json_validates_against_the_schema(demo: Path):
         data = json.loads(cli(demo, "score", "--year", str(year), "--json").stdout)
         assert data["practitioners"], "the demo scores its doctors"
         check(data)
+        check({**data, "computed_at": "2026-12-06T14:00:00+00:00"})  # score.json, the score_changed hook
         linked = data["practitioners"][0]["metrics"]["dmp"]
         assert {"link_days", "unlinked", "without_patient"} <= linked.keys()
         # Not a schema that accepts anything: an unknown key or a missing one is refused.
