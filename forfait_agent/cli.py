@@ -588,8 +588,9 @@ def print_scan_report(report: Any, console: Any, command: str = "forfait-agent")
     if unread:
         count = report.unread_records()
         known = all(f.unread_records is not None for f in unread)
+        quantity = count if known else f"au moins {count}" if count else "un nombre inconnu"
         console.print(
-            f"Enregistrements non lus : {count if known else f'au moins {count}'} dans {len(unread)} fichier(s)"
+            f"Enregistrements non lus : {quantity} dans {len(unread)} fichier(s)"
             " — pas encore comptés ; relancez la commande une fois la cause corrigée, ils seront lus (jamais en"
             " double) :",
             style="red",

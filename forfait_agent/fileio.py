@@ -18,6 +18,7 @@ import errno
 import gzip
 import lzma
 import os
+import stat
 import struct
 from typing import Any, BinaryIO, cast
 
@@ -45,10 +46,22 @@ def long_path(path: str) -> str:
 
 
 def open_shared(path: str | os.PathLike[str]) -> BinaryIO:
-    """Open a watched file for binary reading without locking others out of it."""
-    if not IS_WINDOWS:
-        return open(path, "rb")
-    return _open_windows(os.fspath(path))
+    """Open a watched file for binary reading without locking others out of it. Only a regular
+    file is opened: a named pipe would block the agent (at the open, until a writer comes) and a
+    device (`/dev/zero`) never ends — both raise OSError(ENODEV)."""
+    if IS_WINDOWS:
+        return _open_windows(os.fspath(path))
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            code = errno.EISDIR if stat.S_ISDIR(mode) else errno.ENODEV
+            raise OSError(code, os.strerror(code), os.fspath(path))
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 _COMPRESSED: tuple[tuple[bytes, Any], ...] = (

@@ -70,6 +70,7 @@ OS_ERRORS = {
     errno.EPERM: "opération non permise",
     errno.ENOSPC: "disque plein",
     errno.EISDIR: "c'est un dossier, pas un fichier",
+    errno.ENODEV: "pas un fichier ordinaire (tube nommé ou périphérique)",
     errno.ENOTDIR: "un élément du chemin n'est pas un dossier",
     errno.EROFS: "support en lecture seule",
     errno.EEXIST: "existe déjà",

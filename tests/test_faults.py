@@ -240,6 +240,23 @@ def test_scan_says_how_many_records_were_left_unread_and_a_restart_reads_them(ho
     assert "EN PAUSE" not in cli(home, "status").stdout  # it works again: no longer shown paused
 
 
+@pytest.mark.skipif(os.name != "posix", reason="named pipes and /dev/zero are POSIX")
+def test_a_named_pipe_or_a_device_is_refused_not_waited_for(home: Path, tmp_path: Path):
+    """A FIFO once blocked `scan` forever at its open (and the agent, had an event named it)."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    os.mkfifo(folder / "tube.jsonl")
+    (folder / "zero.jsonl").symlink_to("/dev/zero")
+    good = write_jsonl(folder / "journal.jsonl", [ev("consultation", "good-1")])
+    proc = cli(home, "scan", str(folder / "tube.jsonl"), str(folder / "zero.jsonl"), str(good), check=False, timeout=60)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    said = " ".join(proc.stdout.split())
+    assert "Enregistrements non lus : un nombre inconnu dans 2 fichier(s)" in said
+    assert said.count("lecture impossible : pas un fichier ordinaire (tube nommé ou périphérique)") == 2
+    assert event_ids(home) == ["good-1"]
+    assert cli(home, "scan", str(folder), timeout=60).returncode == 0  # a folder's listing skips them
+
+
 @pytest.mark.skipif(os.name != "posix", reason="only POSIX file names can be bytes that are not UTF-8")
 def test_file_and_folder_names_that_are_not_utf8_are_read_and_shown(home: Path, tmp_path: Path):
     root = os.fsencode(tmp_path / "exports")
