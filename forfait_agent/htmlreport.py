@@ -21,6 +21,7 @@ from .report import (
     fmt_pct,
     fmt_points,
     fmt_projection,
+    group_names,
     plain_tags,
     targets,
 )
@@ -251,6 +252,7 @@ def build_context(app: Any, year: int, as_of: date, practitioner: str | None = N
         "plain": plain_tags,
         "scheme": "dotation numérique" if rules.scheme == "donum" else "forfait structure",
         "gate_label": "Socle" if rules.scheme == "donum" else "Volet 1",
+        "group_names": group_names(rules),
         "as_of": fmt_date(as_of),
         "data_date": data_date,
         "generated": datetime.now(PARIS).strftime("%d/%m/%Y à %H:%M"),

@@ -240,7 +240,7 @@ def render(score: Score, rules: Rules, console: Console, view: View | None = Non
     season = campaign(rules, view.today)
     console.print(Text(f"Déclarations : {season.text}."))
     for ps in score.practitioners:
-        render_practitioner(score, ps, console, goals, view, can_declare=season.can_declare)
+        render_practitioner(score, ps, console, goals, view, can_declare=season.can_declare, groups=group_names(rules))
 
 
 def _indicator_state(ind: IndicatorResult) -> Text:
@@ -251,7 +251,12 @@ def _indicator_state(ind: IndicatorResult) -> Text:
     return Text("✘", style="red")
 
 
-def _indicators(score: Score, ps: PractitionerScore, view: View) -> Table:
+def group_names(rules: Rules) -> dict[str, str]:
+    """Group id → the short name a doctor reads (« Volet 1 », « Socle »): its label up to « — » or « ( »."""
+    return {g.id: re.split(r" — | \(", g.label)[0] for g in rules.groups}
+
+
+def _indicators(score: Score, ps: PractitionerScore, view: View, groups: Mapping[str, str]) -> Table:
     """One stacked row per indicator: state, label, then group and points on a second line."""
     grid = Table.grid(padding=(0, 1))
     grid.add_column(no_wrap=True, width=1)
@@ -268,7 +273,7 @@ def _indicators(score: Score, ps: PractitionerScore, view: View) -> Table:
         if ind.gate:
             pts = "prérequis, points mis en commun"
         body = Text(ind.label)
-        body.append(f"\n{word} · {ind.group} · {pts}", style="dim")
+        body.append(f"\n{word} · {groups.get(ind.group, ind.group)} · {pts}", style="dim")
         grid.add_row(_indicator_state(ind), body)
     return grid
 
@@ -359,6 +364,7 @@ def render_practitioner(
     view: View | None = None,
     *,
     can_declare: bool = True,
+    groups: Mapping[str, str] | None = None,
 ) -> None:
     view = view or View(date.today())
     finished = view.finished(score.year)
@@ -387,7 +393,7 @@ def render_practitioner(
         _print_actions(console, todo, finished)
 
     console.print(Text("Indicateurs", style="bold"))
-    console.print(_indicators(score, ps, view))
+    console.print(_indicators(score, ps, view, groups or {}))
 
     used = [m for m in METRICS if any(m in i.metrics for i in ps.indicators)]
     if used:

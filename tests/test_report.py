@@ -272,6 +272,7 @@ def test_terminal_score_fits_the_width_and_shows_every_label_and_value(demo_repo
             assert f"{fmt_int(m['numerator'])} / {fmt_int(m['denominator'])}" in block
             assert f"{m['rate'] * 100:.1f}".replace(".", ",").removesuffix(",0") + "\u202f%" in block
     assert "…" not in text  # nothing was cut
+    assert " · Socle · " in text and " · socle · " not in text  # groups by their name, not their id
 
 
 def test_configured_names_appear_with_the_rpps(home: Path, tmp_path: Path):
