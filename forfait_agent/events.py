@@ -240,7 +240,8 @@ class Declaration(EventBase):
     kind: Literal["declaration"]
     indicator: StrictStr = Field(min_length=1)
     year: StrictInt = Field(ge=2000, le=2100)
-    value: StrictBool | StrictInt | StrictFloat
+    # NaN would reach SQLite as NULL (a refused row), Infinity as a rate above any threshold.
+    value: StrictBool | StrictInt | Annotated[StrictFloat, Field(allow_inf_nan=False)]
 
 
 Event = Annotated[

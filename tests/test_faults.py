@@ -58,6 +58,18 @@ def test_deeply_nested_and_overflowing_lines_are_quarantined_one_by_one(home: Pa
     assert "Quarantaine" in cli(home, "status").stdout
 
 
+def test_declared_values_that_are_not_numbers_are_invalid_values(home: Path, tmp_path: Path):
+    """JSON's NaN and Infinity (and 1e400, read as infinity) are not answers."""
+    lines = [
+        json.dumps(ev("declaration", f"d-{i}", indicator="equipement", year=2026, value=0)).replace("0}", f"{value}}}")
+        for i, value in enumerate(["NaN", "Infinity", "-Infinity", "1e400", "0.5"])
+    ]
+    path = write_jsonl(tmp_path / "declarations.jsonl", lines)
+    report = json.loads(cli(home, "scan", "--json", str(path)).stdout)
+    assert (report["new"], report["quarantined"], report["reasons"]) == (1, 4, {"invalid_field": 4})
+    assert all(message.startswith("valeur invalide") for _, _, message in quarantine(home))
+
+
 class _Raising:
     """An adapter whose records make it raise what hostile input makes library code raise."""
 
