@@ -738,14 +738,17 @@ def _rules_check(path: Path) -> int:
 
 
 def _status(app: Any, args: argparse.Namespace) -> int:
-    from .status import collect, render
+    from .status import DocumentFinder, collect, render
 
     data = collect(app)
     if args.json:
         _print_json(data)
         return EXIT_OK
-    items = app.store.quarantine_items() if args.quarantine else None
-    render(data, _console(), command_prefix(args), files=args.files, items=items)
+    if not args.quarantine:
+        render(data, _console(), command_prefix(args), files=args.files)
+        return EXIT_OK
+    items, name = app.store.quarantine_items(), DocumentFinder(app.ingestor.hasher)
+    render(data, _console(), command_prefix(args), files=args.files, items=items, name=name)
     return EXIT_OK
 
 

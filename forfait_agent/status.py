@@ -1,12 +1,14 @@
 """`forfait-agent status`: one line per followed folder and per kind of quarantined record; the
 file-by-file and item-by-item detail only on request. Never a patient datum: names of
 per-document files are stored hashed, so they are shown as « document au nom masqué » in their
-folder, with the adapter, the date and the reason."""
+folder, with the adapter, the date and the reason — and, in the item-by-item list, the size and
+modification time of the file still on disk, so that the doctor can find it."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -17,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .events import PARIS
-from .ingest import REASONS_FR
+from .ingest import REASONS_FR, path_text
 from .report import fmt_int, print_command
 
 HASHED_PREFIX = "h-"  # ingest stores per-document file names as h-<salted hash>
@@ -51,6 +53,39 @@ def shown_name(source: str) -> str:
     if path.name.startswith(HASHED_PREFIX):
         return f"document au nom masqué dans {path.parent}"
     return source
+
+
+class DocumentFinder:
+    """`shown_name`, and for a hashed name still on disk its size and modification time, so that
+    the doctor can find the document in its folder without its name (often a patient's) being
+    shown: each folder's names are hashed once with the installation's salt, as ingest does."""
+
+    def __init__(self, hasher: Callable[[str], str]) -> None:
+        self.hasher = hasher
+        self._folders: dict[str, dict[str, os.stat_result]] = {}
+
+    def _hashed(self, folder: str) -> dict[str, os.stat_result]:
+        if folder not in self._folders:
+            found: dict[str, os.stat_result] = {}
+            try:
+                with os.scandir(folder) as entries:
+                    for entry in entries:
+                        if entry.is_file():
+                            found[f"{HASHED_PREFIX}{self.hasher(path_text(entry.name))}"] = entry.stat()
+            except OSError:  # gone, unreadable, or a folder name the privacy gate masked
+                pass
+            self._folders[folder] = found
+        return self._folders[folder]
+
+    def __call__(self, source: str) -> str:
+        path = Path(source)
+        if not path.name.startswith(HASHED_PREFIX):
+            return source
+        stat = self._hashed(str(path.parent)).get(path.name)
+        if stat is None:
+            return shown_name(source)
+        modified = datetime.fromtimestamp(stat.st_mtime, PARIS).strftime("%d/%m/%Y à %H:%M")
+        return f"document au nom masqué ({_size(stat.st_size)}, modifié le {modified}) dans {path.parent}"
 
 
 @dataclass
@@ -172,6 +207,7 @@ def render(
     *,
     files: bool = False,
     items: list[tuple[str, int, int | None, str, str | None, str, str]] | None = None,
+    name: Callable[[str], str] = shown_name,  # for quarantined items: a DocumentFinder says more
 ) -> None:
     state = f"en marche (processus {data['pid']})" if data["running"] else "arrêté"
     console.print(f"Agent : {state} — dernière ingestion : {_local(data['last_ingest'], '%d/%m/%Y à %H:%M:%S')}")
@@ -253,7 +289,7 @@ def render(
             where = f"ligne {line_no}" if line_no else f"octet {offset}"
             why = REASONS_FR.get(reason, reason)
             why = message if message.startswith(why) else f"{why} : {message}"
-            grid.add_row("   ", f"{_local(at)} · {adapter or '—'} · {shown_name(source)}, {where} · {why}")
+            grid.add_row("   ", f"{_local(at)} · {adapter or '—'} · {name(source)}, {where} · {why}")
         console.print(grid)
     for a in data["adapters"]:
         if a["disabled_at"]:

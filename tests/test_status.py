@@ -4,6 +4,7 @@ never a patient's name (per-document files are stored hashed and shown as « nom
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -19,7 +20,8 @@ def test_status_summarises_per_folder_and_details_on_request(home: Path, tmp_pat
     for month in range(1, 13):
         write_jsonl(journals / f"journal-{month:02d}.jsonl", [ev("consultation", f"c{month}")])
     write_jsonl(journals / "journal-03b.jsonl", [ev("consultation", "c-x"), "pas du JSON", '{"kind": "x"}'])
-    write_jsonl(sent / f"CR_{NIR}.jsonl", [ev("consultation", "c-y"), "coupé net {"])
+    named = write_jsonl(sent / f"CR_{NIR}.jsonl", [ev("consultation", "c-y"), "coupé net {"])
+    os.utime(named, (1772442900, 1772442900))  # 2 March 2026, 10:15 in Paris
     cli(home, "scan", str(journals), str(sent), check=False)
 
     out = cli(home, "status", env={"COLUMNS": "200"}).stdout
@@ -34,9 +36,12 @@ def test_status_summarises_per_folder_and_details_on_request(home: Path, tmp_pat
     detail = cli(home, "status", "--fichiers", env={"COLUMNS": "200"}).stdout
     assert str(journals / "journal-01.jsonl") in detail
 
-    items = cli(home, "status", "--quarantaine", env={"COLUMNS": "200"}).stdout
+    items = cli(home, "status", "--quarantaine", env={"COLUMNS": "300"}).stdout
     assert f"jsonl · {journals / 'journal-03b.jsonl'}, ligne 2 · JSON invalide" in items
-    assert f"jsonl · document au nom masqué dans {sent}, ligne 2 · JSON invalide" in items
+    # Found again without its name: its size and modification time tell the doctor which one it is.
+    size = named.stat().st_size
+    shown = f"document au nom masqué ({size}\u202foctets, modifié le 02/03/2026 à 10:15) dans {sent}"
+    assert f"jsonl · {shown}, ligne 2 · JSON invalide" in items
     assert NIR not in items and "h-" not in items
 
     data = json.loads(cli(home, "status", "--json").stdout)

@@ -129,6 +129,20 @@ def test_unknown_sender_falls_back_to_default_then_inconnu():
     assert EmlAdapter().parse(record)[0]["practitioner"] == "inconnu"
 
 
+def test_practitioner_is_the_author_from_not_the_secretary_who_sent():
+    """RFC 5322: `From` is the author, `Sender` who transmitted (a secretary, a mailing tool).
+    The doctor in `From` is credited; `Sender` only when there is no `From`."""
+    secretary = "secretariat@cabinet-martin.mssante.fr"
+    identities = SourceContext(identities={SENDER: "10101010101", secretary: "10303030303"})
+    on_behalf = message().replace(b"From:", f"Sender: <{secretary}>\nFrom:".encode(), 1)
+    (event,) = EmlAdapter().parse(Record(path=Path("x.eml"), offset=0, data=on_behalf, context=identities))
+    assert event["practitioner"] == "10101010101"
+    without_from = on_behalf.replace(f"From: Dr Martin <{SENDER}>\n".encode(), b"", 1)
+    assert b"From:" not in without_from
+    (event,) = EmlAdapter().parse(Record(path=Path("x.eml"), offset=0, data=without_from, context=identities))
+    assert event["practitioner"] == "10303030303"
+
+
 def test_message_without_id_gets_a_stable_derived_one():
     raw = message(message_id=None)
     first = parse_message(raw).message_id
