@@ -28,6 +28,7 @@ class DeclarationSheet:
     rpps: str
     automatic: list[DeclarationItem] = field(default_factory=list)
     declarative: list[DeclarationItem] = field(default_factory=list)
+    score: PractitionerScore | None = None  # the estimate the answers lead to
 
 
 def _proof(indicator_id: str) -> str:
@@ -37,7 +38,7 @@ def _proof(indicator_id: str) -> str:
 
 
 def sheet(rules: Rules, ps: PractitionerScore, declared: dict[str, float]) -> DeclarationSheet:
-    result = DeclarationSheet(ps.rpps)
+    result = DeclarationSheet(ps.rpps, score=ps)
     indicators = {i.id: i for i in rules.indicators}
     for item in ps.indicators:
         ind = indicators[item.id]

@@ -61,9 +61,9 @@ PROFILES = (
         0.01,
         0.004,
         0.06,
-        0.27,
+        0.34,
         0.03,
-        0.24,
+        0.33,
         {"aat": 0.88, "dmt": 0.93, "pse": 0.70, "atmp": 0.40, "spe": 0.18, "dsg": 0.35},
         True,
     ),
@@ -82,6 +82,12 @@ PROFILES = (
         False,
     ),
 )
+# Export gaps every LGC has: consultations exported without the patient's INS (they cannot be
+# linked to a DMP document or an MSS message), and reports sent to the DMP a few days after the
+# visit (once the results are in), which only a wider link window counts.
+NO_PATIENT_SHARE = 0.03
+LATE_DMP_SHARE = 0.15
+LATE_DMP_DAYS = 3
 # Forms per 100 consultations, by service.
 TELESERVICE_RATES = {"aat": 12.0, "dmt": 3.0, "pse": 1.2, "atmp": 0.6, "spe": 1.6, "dsg": 0.2}
 HOLIDAYS = {(1, 1), (5, 1), (5, 8), (7, 14), (8, 15), (11, 1), (11, 11), (12, 25)}
@@ -126,7 +132,10 @@ def generate_events(profile: Profile, start: date, end: date, seed: int) -> Iter
                 "patient": rng.choice(patients),
             }
             ref = f"{profile.rpps[-4:]}-{day:%y%m%d}-{i:03d}"
-            yield {"kind": "consultation", "id": f"C{ref}", **base}
+            consultation = {"kind": "consultation", "id": f"C{ref}", **base}
+            if rng.random() < NO_PATIENT_SHARE:
+                del consultation["patient"]
+            yield consultation
             if rng.random() < profile.paper_share:
                 yield {"kind": "fsp", "id": f"P{ref}", **base}
             else:
@@ -165,7 +174,14 @@ def generate_events(profile: Profile, start: date, end: date, seed: int) -> Iter
                     **base,
                 }
             if rng.random() < dmp_share:
-                yield {"kind": "dmp_document", "id": f"D{ref}", "doc_type": "11488-4", **base}
+                sent = at + timedelta(days=LATE_DMP_DAYS if rng.random() < LATE_DMP_SHARE else 0)
+                yield {
+                    "kind": "dmp_document",
+                    "id": f"D{ref}",
+                    "doc_type": "11488-4",
+                    **base,
+                    "at": sent.isoformat(timespec="seconds"),
+                }
             for service, per100 in TELESERVICE_RATES.items():
                 if rng.random() < per100 / 100:
                     yield {

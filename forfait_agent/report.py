@@ -162,12 +162,60 @@ def _gain(ps: PractitionerScore, ind: IndicatorResult, gate_points: float) -> fl
 def _missing_text(miss: Missing) -> str:
     singular, plural = METRIC_UNITS[miss.metric]
     unit = singular if miss.count == 1 else plural
-    target = f"{fmt_pct(miss.min_rate)}" if miss.min_rate is not None else f"{miss.min_count} dans l'année"
+    if miss.min_rate is not None:
+        target = f"{'plus de ' if miss.strict else ''}{fmt_pct(miss.min_rate)}"
+    else:
+        target = f"{miss.min_count} dans l'année"
     return f"{fmt_int(miss.count)} {unit} (objectif {target})"
 
 
 def _listing(parts: list[str]) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " et " + parts[-1]
+
+
+# Linked metrics: the rate's name, and one / several of its numerator events.
+LINKED_WORDS = {
+    "dmp": ("DMP", "document versé au DMP", "documents versés au DMP"),
+    "mss_patient": ("MSSanté", "message MSSanté à un patient", "messages MSSanté à des patients"),
+}
+
+
+def doubts(ps: PractitionerScore, point_value_eur: float) -> list[str]:
+    """What the doctor should know before trusting one amount: the range over every reading of
+    the texts, the indicators whose reading decides it, and why a DMP or MSSanté rate looks low."""
+    lines = []
+    if not ps.single_valued:
+        lines.append(
+            f"{fmt_eur(ps.euros)} — entre {fmt_eur(ps.euros_min)} et {fmt_eur(ps.euros_max)}"
+            " selon l'interprétation des textes"
+        )
+        for ind in ps.deciding:
+            others = [f"« {lb} »" for lb, ok in zip(ind.variant_labels, ind.met_variants, strict=True) if ok != ind.met]
+            now, then = ("atteint", "non atteint") if ind.met else ("non atteint", "atteint")
+            lines.append(
+                f"Décidé par « {ind.label} » : {now} selon notre lecture, {then} selon la lecture {' ou '.join(others)}"
+            )
+    used = [m for m in LINKED_WORDS if any(m in i.metrics for i in ps.indicators)]
+    without = ps.metrics[used[0]].without_patient or 0 if used else 0
+    if without:
+        rates = " et ".join(LINKED_WORDS[m][0] for m in used)
+        one = without == 1
+        lines.append(
+            f"{fmt_int(without)} consultation{'' if one else 's'} sans identifiant patient : "
+            + (f"le taux {rates} ne peut" if len(used) == 1 else f"les taux {rates} ne peuvent")
+            + f" pas être calculé{'' if len(used) == 1 else 's'} pour {'elle' if one else 'elles'}"
+        )
+    for metric in used:
+        value = ps.metrics[metric]
+        if value.unlinked:
+            _, singular, plural = LINKED_WORDS[metric]
+            one = value.unlinked == 1
+            when = "le même jour" if not value.link_days else f"dans les {value.link_days} jours"
+            lines.append(
+                f"{fmt_int(value.unlinked)} {singular if one else plural} sans consultation du même patient"
+                f" {when} (ou sans identifiant patient) : non compté{'' if one else 's'} dans le taux"
+            )
+    return lines
 
 
 def actions(ps: PractitionerScore, score: Score, view: View, *, can_declare: bool = True) -> list[Action]:
@@ -385,6 +433,8 @@ def render_practitioner(
     total.append(f"{earned} : {fmt_points(ps.points)} points = {fmt_eur(ps.euros)}", style="bold")
     total.append(f" (maximum {fmt_points(ps.max_points)} points = {fmt_eur(ps.max_points * score.point_value_eur)})")
     console.print(total)
+    for line in doubts(ps, score.point_value_eur):
+        _bullet(console, Text(line, style="yellow"))
 
     todo = actions(ps, score, view, can_declare=can_declare)
     if todo:
@@ -500,3 +550,8 @@ def render_declaration(
                 print_command(console, view.declare(item.id, sheet.rpps, rules.year))
         auto = " ; ".join(f"{i.label} : {i.answer}" for i in sheet.automatic)
         console.print(Text(f"Calculés par l'Assurance Maladie (rien à déclarer) — notre estimation : {auto}."))
+        if sheet.score is not None:
+            ps = sheet.score
+            console.print(Text(f"Montant estimé avec ces réponses : {fmt_eur(ps.euros)}.", style="bold"))
+            for line in doubts(ps, rules.point_value_eur):
+                _bullet(console, Text(line, style="yellow"))

@@ -161,6 +161,7 @@ class Missing:
     count: int
     min_rate: float | None = None
     min_count: int | None = None
+    strict: bool = False  # the rate must pass min_rate, not just reach it
 
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"metric": self.metric, "count": self.count}
@@ -361,7 +362,7 @@ def _evaluate(condition: Condition, metrics: Metrics, declared: bool) -> tuple[b
         if met:
             return True, []
         needed = _needed_for_rate(value, threshold, condition.strict)
-        return False, [Missing(condition.metric, needed, min_rate=condition.min_rate)]
+        return False, [Missing(condition.metric, needed, min_rate=condition.min_rate, strict=condition.strict)]
     if isinstance(condition, CountCondition):
         value = metrics.get(condition.metric, condition.link_days)
         met = value.numerator >= condition.min_count
@@ -374,7 +375,7 @@ def _evaluate(condition: Condition, metrics: Metrics, declared: bool) -> tuple[b
         if mean is not None and _passes(mean, threshold, condition.strict):
             return True, []
         missing = [
-            Missing(m, _needed_for_rate(v, threshold, condition.strict), min_rate=condition.min_rate)
+            Missing(m, _needed_for_rate(v, threshold, condition.strict), condition.min_rate, strict=condition.strict)
             for m, v in zip(condition.metrics(), values, strict=True)
             if v.rate is None or not _passes(v.rate, threshold, condition.strict)
         ]

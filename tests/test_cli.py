@@ -81,7 +81,7 @@ def test_terminal_score_shows_gate_first_and_french_euros(home: Path, tmp_path: 
     assert out.index("Socle (prérequis)") < out.index("Autres téléservices")
     assert "280 points = 1\u202f960\u202f€" in out
     # « > 30 % » (DONUM) read strictly: 2 of 10 needs 2 more to pass 30 %, not 1 to reach it.
-    assert "2 ordonnances numériques (objectif 30\u202f%)" in out
+    assert "2 ordonnances numériques (objectif plus de 30\u202f%)" in out
 
 
 def test_python_dash_m_and_version(home: Path):
