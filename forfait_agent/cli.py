@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sqlite3
 import sys
 import traceback
@@ -30,8 +31,12 @@ class InputError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
+        # argparse quotes choices the Python way ('install', 'show'): shown as typed instead.
+        message = re.sub(
+            r"\(possibles : ([^)]*)\)", lambda m: "(possibles : " + m.group(1).replace("'", "") + ")", message
+        )
         self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: erreur : {message}\n")
+        self.exit(EXIT_USAGE, f"{self.prog} : erreur : {message}\n")
 
 
 def _date(text: str) -> date:

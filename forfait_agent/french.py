@@ -10,13 +10,14 @@ import re
 # and `ngettext` up at call time, so replacing them translates usage, help and errors alike.
 ARGPARSE = {
     "usage: ": "utilisation : ",
-    "positional arguments": "arguments",
-    "options": "options",
-    "optional arguments": "options",
+    # Section titles: argparse glues a colon to them; the trailing space gives the French « : ».
+    "positional arguments": "arguments ",
+    "options": "options ",
+    "optional arguments": "options ",
     "show this help message and exit": "afficher cette aide et quitter",
     "show program's version number and exit": "afficher la version et quitter",
     "%(prog)s: error: %(message)s\n": "%(prog)s : erreur : %(message)s\n",
-    "argument %(argument_name)s: %(message)s": "option %(argument_name)s : %(message)s",
+    "argument %(argument_name)s: %(message)s": "%(argument_name)s : %(message)s",
     "invalid choice: %(value)r (choose from %(choices)s)": "choix invalide « %(value)s » (possibles : %(choices)s)",
     "invalid choice: %(value)r, maybe you meant %(closest)r? (choose from %(choices)s)": (
         "choix invalide « %(value)s » (possibles : %(choices)s)"

@@ -157,19 +157,19 @@ def test_help_and_usage_errors_are_french(home: Path):
     for args in (["--help"], ["score", "--help"], ["declare", "--help"], ["status", "--help"], ["init", "--help"]):
         out = cli(home, *args).stdout
         assert out.startswith("utilisation : forfait-agent")
-        assert "afficher cette aide et quitter" in out and "options:" in out
+        assert "afficher cette aide et quitter" in out and "options :" in out
         assert not [word for word in ENGLISH if word in out], out
     out = cli(home, "declare", "--help").stdout
     assert "INDICATEUR" in out and "identifiant de l'indicateur" in out and "--practitioner" in out
     assert "--year ANNÉE" in out and "année déclarée" in out
     assert "--practitioner RPPS" in out and "obligatoire si le cabinet en a" in out
     errors = {
-        ("service", "lancer"): "choix invalide « lancer » (possibles : 'install', 'uninstall', 'status', 'show')",
+        ("service", "lancer"): "choix invalide « lancer » (possibles : install, uninstall, status, show)",
         ("score", "--year", "deux-mille"): "« deux-mille » n'est pas un nombre entier valide",
         ("declare",): "il manque : INDICATEUR, oui|non",
         ("score", "--bogus"): "arguments non reconnus : --bogus",
-        ("score", "--year"): "option --year : une valeur est attendue",
-        ("frobnicate",): "choix invalide « frobnicate »",
+        ("score", "--year"): "forfait-agent score : erreur : --year : une valeur est attendue",
+        ("frobnicate",): "COMMANDE : choix invalide « frobnicate » (possibles : demo, scan, score,",
     }
     for args, expected in errors.items():
         proc = cli(home, *args, check=False)
