@@ -266,7 +266,7 @@ def _main(argv: Sequence[str] | None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     from .config import ConfigError
     from .french import os_error
-    from .paths import AGENT_LOG, COMMANDS_LOG, data_dir
+    from .paths import AGENT_LOG, COMMANDS_LOG, ENV_CONFIG, data_dir
     from .rules import RulesError
     from .store import StoreError
 
@@ -288,6 +288,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     app.on_notice = lambda text: print(f"forfait-agent : attention : {text}", file=sys.stderr, flush=True)
     app.check_store = args.command == "scan"
     try:
+        named = args.config or os.environ.get(ENV_CONFIG)
+        if named and args.command not in ("init", "demo") and not app.config_path.is_file():
+            raise UsageError(  # silently running without it would score with nobody's names nor folders
+                f"fichier de configuration introuvable : {app.config_path} (donné par "
+                f"{'--config' if args.config else ENV_CONFIG}) ; pour le créer : « {command_prefix(args)} init »"
+            )
         handler = {
             "demo": _demo,
             "scan": _scan,

@@ -196,6 +196,11 @@ def test_configuration_and_file_errors_are_french(home: Path, tmp_path: Path):
     (home / "config.toml").unlink()
     proc = cli(home, "scan", str(tmp_path / "absent"), check=False)
     assert proc.returncode == 2 and "introuvable" in proc.stderr and "No such file" not in proc.stderr
+    # A configuration named on the command line that is not there: said, not scored without it.
+    proc = cli(home, "--config", str(tmp_path / "cabinet.toml"), "score", check=False)
+    assert proc.returncode == 1 and f"fichier de configuration introuvable : {tmp_path / 'cabinet.toml'}" in proc.stderr
+    cli(home, "--config", str(tmp_path / "cabinet.toml"), "init", "--folder", str(tmp_path))
+    cli(home, "--config", str(tmp_path / "cabinet.toml"), "score")
 
 
 def test_every_command_and_option_says_what_it_is_for():
