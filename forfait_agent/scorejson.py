@@ -3,7 +3,8 @@
 `Score.as_json()` passes its data through `ScoreJson`, so what the CLI prints (and the agent
 writes to score.json) is exactly what these models — and the JSON Schema generated from them,
 docs/schema/score.schema.json — describe: an unknown or missing key fails there, not in a
-reader's program.
+reader's program. A key added to the output is added here too, with its description; then
+`python -m forfait_agent.schema` rewrites docs/schema/ and docs/contract.md gets its line.
 """
 
 from __future__ import annotations
