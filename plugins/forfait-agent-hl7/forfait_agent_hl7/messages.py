@@ -160,6 +160,8 @@ def parse_transmission(text: str) -> Transmission:
     """One message; RecordError (in French) when it is not a readable transmission."""
     try:
         message = hl7.parse(text)
+    except AssertionError as exc:  # python-hl7 asserts on MSH-2 encoding characters it cannot use
+        raise RecordError("message HL7v2 illisible : caractères d'encodage (MSH-2) invalides") from exc
     except (hl7.ParseException, IndexError, KeyError, ValueError) as exc:
         raise RecordError(f"message HL7v2 illisible : {exc}"[:200]) from exc
     msh = message.segment("MSH")

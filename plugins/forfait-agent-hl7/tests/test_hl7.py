@@ -136,8 +136,9 @@ def test_txa_document_type_keeps_its_coding_system(txa2: str, doc_type: str):
         (message(document=b"<html/>").replace("TXA|", "NTE|"), "pas un document CDA"),  # and no TXA
         (b"PID|||x\rOBX|1|ED\r", "pas un message HL7v2"),
         (b"", "pas un message HL7v2"),
+        (message().replace("MSH|^~\\&|", "MSH|]]>^~\\&|"), "caractères d'encodage"),  # python-hl7 asserted
     ],
-    ids=["bad-base64", "not-cda", "no-msh", "empty"],
+    ids=["bad-base64", "not-cda", "no-msh", "empty", "odd-encoding-characters"],
 )
 def test_unreadable_messages_are_explained_in_french(data, reason: str):
     with pytest.raises(RecordError, match=reason):
@@ -161,10 +162,12 @@ def test_only_mdm_and_oru_files_are_claimed(head: bytes, claimed: bool):
     assert Hl7Adapter().claims(head) is claimed
 
 
-@given(st.binary(max_size=400))
-def test_any_bytes_give_events_or_a_record_error(data: bytes):
+@given(st.binary(max_size=400), st.binary(max_size=6))
+def test_any_bytes_give_events_or_a_record_error(data: bytes, encoding_characters: bytes):
     with contextlib.suppress(RecordError):
         events_of(b"MSH|^~\\&|" + data)
+    with contextlib.suppress(RecordError):
+        events_of(b"MSH|" + encoding_characters + b"|" + data)
 
 
 @given(st.sampled_from(["\r", "\n", "\r\n"]), st.integers(min_value=1, max_value=4), st.booleans())
