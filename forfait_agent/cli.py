@@ -796,6 +796,7 @@ def _run(app: Any, args: argparse.Namespace) -> int:
         folders = ", ".join(str(f.path) for f in app.settings.folders)
         print(f"forfait-agent surveille : {folders} (Ctrl+C pour arrêter)", file=sys.stderr, flush=True)
         agent.run()
+        print(f"forfait-agent : agent arrêté. Le score à jour : {command_prefix(args)} score", file=sys.stderr)
     finally:
         lock.release()
     return EXIT_OK

@@ -88,6 +88,7 @@ def test_appended_lines_reach_the_score_while_running(home: Path, tmp_path: Path
     finally:
         code, err = stop(proc)
     assert code == 0, err
+    assert f"agent arrêté. Le score à jour : {sys.executable} -m forfait_agent --data-dir {home} score" in err
     assert json.loads((home / "score.json").read_text(encoding="utf-8"))["year"] >= 2026
     assert (home / "score.json").read_bytes().isascii()  # any reader's code page parses it
     assert (home / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
