@@ -63,12 +63,13 @@ def parse_ts(value: str) -> datetime:
     return naive.replace(tzinfo=timezone(sign * delta))
 
 
-def is_cda(head: bytes) -> bool:
+def is_cda(head: bytes, *, complete: bool = False) -> bool:
     """Whether the first bytes of a file are a CDA document: a ClinicalDocument root (any
-    namespace: `parse_cda` says what is wrong with it), or a wrapper holding one — or a wrapper
-    cut off by the end of `head` before it closed, since its templates may come before the
-    document (`parse_cda` then reads the whole file, and says so if no document is in it).
-    Other XML (an XDM `METADATA.XML`, a configuration file, a whole stylesheet) and non-XML are not."""
+    namespace: `parse_cda` says what is wrong with it), or a wrapper holding one — or, unless
+    `head` is the `complete` file, a wrapper cut off by its end before it closed, since its
+    templates may come before the document (`parse_cda` then reads the whole file, and says so if
+    no document is in it). Other XML (an XDM `METADATA.XML`, a configuration file, a whole
+    stylesheet) and non-XML are not."""
     wrapper = False
     try:
         for index, (_, element) in enumerate(iterparse(io.BytesIO(head), events=("start",), **_SAFE)):
@@ -81,7 +82,7 @@ def is_cda(head: bytes) -> bool:
     except DefusedXmlException:  # a DTD: hostile or odd, let parse_cda quarantine it if it says CDA
         return b"ClinicalDocument" in head
     except ParseError:  # not XML, or a wrapper not closed within `head`
-        return wrapper
+        return wrapper and not complete
     return False
 
 

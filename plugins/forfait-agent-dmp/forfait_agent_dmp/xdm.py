@@ -102,7 +102,8 @@ def xdm_documents(data: bytes) -> list[tuple[str, bytes]]:
             for info in members:
                 content = _read(archive, info, total)
                 total += len(content)
-                if is_cda(content):  # all of it: a stylesheet may hold its document after its templates
+                # All of it: a stylesheet may hold its document after its templates.
+                if is_cda(content, complete=True):
                     documents.append((info.filename, content))
                 else:
                     skipped += 1

@@ -234,9 +234,10 @@ def test_xdm_reads_the_documents_metadata_lists_and_skips_other_xml():
         "DOC0001.XML": cda("A"),
         "DOC0002.XML": auto_presentable(cda("B")),
         "STYLE.XML": b"<?xml version='1.0'?><style/>",  # listed or not: not CDA, skipped
+        "VUE.XML": b'<xsl:stylesheet xmlns:xsl="http://www.w3.org/1999/XSL/Transform"><broken>',  # also skipped
         "DOC0003.XML": cda("C"),  # present but not listed: not part of the submission
     }
-    listed = ["DOC0001.XML", "DOC0002.XML", "STYLE.XML"]
+    listed = ["DOC0001.XML", "DOC0002.XML", "STYLE.XML", "VUE.XML"]
     ids = [e["id"] for e in parse(XdmAdapter(), xdm(documents, listed=listed))]
     assert ids == ["1.2.250.1.213.4.1.2.9^A", "1.2.250.1.213.4.1.2.9^B"]
     unlisted = [e["id"] for e in parse(XdmAdapter(), xdm(documents, listed=[]))]  # METADATA lists nothing
