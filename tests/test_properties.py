@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from forfait_agent import sources
 from forfait_agent.app import App
+from forfait_agent.rules import builtin_rules_dir
 
 from .recount import engine_view, recount
 
@@ -82,11 +83,20 @@ JUNK = [
     st.lists(st.tuples(st.integers(0, 200), st.sampled_from(JUNK)), max_size=8),
     st.booleans(),
     st.booleans(),
+    st.sampled_from([0, 1, 3]),
 )
-def test_store_score_equals_naive_recount(evs, files, junk, crlf, bom):
+def test_store_score_equals_naive_recount(evs, files, junk, crlf, bom, link_window):
     """Messy files as LGCs write them (junk lines, CRLF, a BOM, the same events in several
-    files) score exactly like a recount of the valid events written straight from the contract."""
+    files) score exactly like a recount of the valid events written straight from the contract,
+    with the DMP link window the year's rules give (a cabinet's own rules file sets it here)."""
     with tempfile.TemporaryDirectory() as tmp:
+        rules = (builtin_rules_dir() / "2026.toml").read_text(encoding="utf-8")
+        dmp = '{ metric = "dmp", min_rate = 0.30, strict = true }'
+        assert rules.count(dmp) == 1  # the default condition
+        (Path(tmp) / "home" / "rules").mkdir(parents=True)
+        (Path(tmp) / "home" / "rules" / "2026.toml").write_text(
+            rules.replace(dmp, dmp.replace(" }", f", link_days = {link_window} }}"), 1), encoding="utf-8"
+        )
         folder = Path(tmp) / "in"
         folder.mkdir()
         for i in range(files):  # the same events spread over several files, overlapping
@@ -105,6 +115,7 @@ def test_store_score_equals_naive_recount(evs, files, junk, crlf, bom):
         data = score.as_json()
         for p in data["practitioners"]:
             link_days = {m: v["link_days"] for m, v in p["metrics"].items() if "link_days" in v}
+            assert link_days["dmp"] == link_window
             expected = recount(ordered, p["rpps"], 2026, AS_OF, link_days)
             assert engine_view(p["metrics"]) == expected
             for metric, (num, den, *_) in expected.items():
