@@ -119,6 +119,12 @@ def normalize_patient(value: str) -> str:
     return compact if len(compact) == 15 else compact + _ins_key(compact)
 
 
+def _blank_is_absent(value: Any) -> Any:
+    """An export's empty patient column means « no patient »: the consultation still counts
+    (in `without_patient`), it is not a damaged line."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 PatientId = Annotated[StrictStr, Field(min_length=1, max_length=512), AfterValidator(normalize_patient)]
 
 
@@ -128,7 +134,7 @@ class EventBase(BaseModel):
     id: StrictStr = Field(min_length=1, max_length=512)
     at: ParisDatetime
     practitioner: Rpps
-    patient: PatientId | None = None
+    patient: Annotated[PatientId | None, BeforeValidator(_blank_is_absent)] = None
 
     @property
     def day(self) -> date:

@@ -8,7 +8,7 @@ import pytest
 
 from forfait_agent.rules import parse_rules
 
-from .conftest import RPPS_A, RPPS_B, TEST_INS, ev, score_through_store
+from .conftest import RPPS_A, RPPS_B, TEST_INS, cli, ev, practitioner, score_json, score_through_store, write_jsonl
 
 RULES = parse_rules(
     """
@@ -219,3 +219,11 @@ def test_no_form_at_all_is_not_met_or_met_as_non_concerne():
     # all is undefined in every reading (not met).
     assert (ps.points, ps.points_min, ps.points_max) == (100, 100, 110)
     assert ps.as_json()["indicators"][4]["variants"] == [{"label": "non concerné", "met": True}]
+
+
+def test_an_empty_patient_column_is_no_patient_not_a_damaged_line(home, tmp_path):
+    events = [visit(), ev("consultation", "blank", patient=""), ev("consultation", "spaces", patient="  ")]
+    write_jsonl(tmp_path / "e.jsonl", events + [doc()])
+    assert "mis en quarantaine : 0" in cli(home, "scan", str(tmp_path)).stdout
+    dmp = practitioner(score_json(home), RPPS_A)["metrics"]["dmp"]
+    assert (dmp["numerator"], dmp["denominator"], dmp["without_patient"]) == (1, 3, 2)
