@@ -114,6 +114,11 @@ def test_html_totals_equal_score_json_and_charts_are_svg(demo_report, tmp_path: 
         assert float(points.replace("\u202f", "").replace(",", ".")) == p["points"]
         assert euros.endswith("\u202f€")
         assert float(euros.removesuffix("\u202f€").replace("\u202f", "").replace(",", ".")) == p["euros"]
+        # the next action first: its gain in the summary, linking to the list
+        if not p["gate_met"] and p["indicators"][0].get("declared") is None:
+            assert f'<a href="#a-{p["rpps"]}">rapporte +' in row
+        elif p["points"] == p["max_points"]:
+            assert "tout est atteint" in row
     assert dom.count("<svg") >= 3 * 8  # per practitioner: points per group + one chart per metric
     assert "Historique" in dom and "Déclaration sur amelipro" in dom
 
