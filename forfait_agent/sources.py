@@ -124,11 +124,14 @@ def newline_for(encoding: str, head: bytes) -> tuple[bytes, str]:
     `NEWLINE_SNIFF` bytes.
 
     UTF-16 without an explicit byte order takes it from the BOM (little-endian by default). A
-    file whose beginning holds carriage returns and no line feed ends its lines with CR alone
-    (classic Mac OS, some old exports): read whole, its lines would be one unreadable record.
+    UTF-16 BOM wins over the adapter's declared encoding: a UTF-8 journal re-saved by Windows
+    PowerShell 5 (`Out-File`, `>`) is UTF-16 with a BOM, and no UTF-8 or ANSI text starts with
+    those bytes. A file whose beginning holds carriage returns and no line feed ends its lines
+    with CR alone (classic Mac OS, some old exports): read whole, its lines would be one
+    unreadable record.
     """
     name = _codec(encoding).name
-    if name == "utf-16":
+    if name == "utf-16" or head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         name = "utf-16-be" if head.startswith(codecs.BOM_UTF16_BE) else "utf-16-le"
     lf, cr = "\n".encode(name), "\r".encode(name)
     return (cr if cr in head and lf not in head else lf), name

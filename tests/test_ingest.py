@@ -129,6 +129,22 @@ def test_lines_ended_by_a_carriage_return_alone_are_records_live_and_scanned(hom
     assert [(row[1], row[2]) for row in quarantine_rows(home)] == [(2, "invalid_json")]
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_a_journal_saved_as_utf16_with_its_bom_is_read(home: Path, tmp_path: Path, encoding: str):
+    """Windows PowerShell 5 writes `>` and `Out-File` in UTF-16 with a BOM: every line was
+    quarantined as invalid JSON under the adapter's declared UTF-8."""
+    path = tmp_path / "powershell.jsonl"
+    bom = b"\xfe\xff" if encoding == "utf-16-be" else b""  # Python's utf-16 writes its own BOM
+    path.write_bytes(bom + "".join(json.dumps(e) + "\r\n" for e in GOOD[:2]).encode(encoding))
+    app = App(home)
+    adapter, ctx = app.plugins.adapters["jsonl"], app.settings.context()
+    assert (app.ingestor.ingest_file(path, adapter, ctx, final=False).new, quarantine_rows(home)) == (2, [])
+    with path.open("ab") as handle:  # appended in the same encoding, without a second BOM
+        handle.write((json.dumps(GOOD[2]) + "\r\n").encode("utf-16-be" if bom else "utf-16-le"))
+    assert app.ingestor.ingest_file(path, adapter, ctx, final=False).new == 1
+    app.close()
+
+
 def test_truncated_or_replaced_file_is_read_from_its_start(home: Path, tmp_path: Path):
     path = write_jsonl(tmp_path / "e.jsonl", GOOD)
     app = App(home)
