@@ -242,7 +242,7 @@ def render(
         print_command(console, f"{command} status --fichiers")
     grid = Table.grid(padding=(0, 1))
     grid.add_column(no_wrap=True)
-    grid.add_column()
+    grid.add_column(overflow="fold")  # a long path wraps, never cut with « … »
     for f in data["folders"]:
         done = "tout est lu" if not f["files_behind"] else f"{f['files_behind']} fichier(s) en cours de lecture"
         grid.add_row(
@@ -254,7 +254,7 @@ def render(
     if files:
         grid = Table.grid(padding=(0, 1))
         grid.add_column(no_wrap=True)
-        grid.add_column()
+        grid.add_column(overflow="fold")
         for f in data["files"]:
             read = "tout lu" if f["offset"] >= f["size"] else f"{_size(f['offset'])} lus"
             grid.add_row("   ", f"{shown_name(f['path'])} ({f['adapter']}) : {_size(f['size'])}, {read}")
@@ -268,7 +268,7 @@ def render(
             print_command(console, f"{command} status --quarantaine")
         grid = Table.grid(padding=(0, 1))
         grid.add_column(no_wrap=True)
-        grid.add_column()
+        grid.add_column(overflow="fold")
         for g in groups:
             when = _local(g["first_at"], "%d/%m/%Y")
             if _local(g["last_at"], "%d/%m/%Y") != when:
@@ -284,7 +284,7 @@ def render(
     if items is not None:
         grid = Table.grid(padding=(0, 1))
         grid.add_column(no_wrap=True)
-        grid.add_column()
+        grid.add_column(overflow="fold")
         for source, offset, line_no, reason, adapter, at, message in items:
             where = f"ligne {line_no}" if line_no else f"octet {offset}"
             why = REASONS_FR.get(reason, reason)

@@ -57,3 +57,5 @@ def test_status_commands_to_copy_are_whole_lines_at_60_columns(home: Path, tmp_p
     commands = [line.removeprefix(launcher) for line in lines if line.startswith(launcher)]
     assert commands == ["status --fichiers", "status --quarantaine"]  # pasted, each runs as printed
     assert [line for line in lines if len(line) > 60 and not line.startswith(launcher)] == []
+    items = cli(home, "status", "--quarantaine", env={"COLUMNS": "60"}).stdout
+    assert "…" not in items and "journal.jsonl" in items  # a long path is folded, never cut
