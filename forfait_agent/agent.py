@@ -8,15 +8,13 @@ import signal
 import threading
 import time
 from datetime import UTC, date, datetime
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from .app import write_atomically
 from .console import dumps_json
 from .tailer import Tailer
 from .watch import Watcher
 
-LOCK_FILE = "agent.lock"
 SCORE_FILE = "score.json"
 DEBOUNCE = 0.2  # seconds to let a burst of events settle before sweeping
 SCORE_EVERY = 0.25  # seconds between two score.json while events keep landing (at least; see below)
@@ -28,74 +26,6 @@ RESTART_FIRST = 1.0  # seconds before the loop starts again after an error; doub
 RESTART_MAX = 300.0
 HEALTHY_AFTER = 600.0  # a pass that ran this long without error resets the restart back-off
 BUSY_LOG_EVERY = 60.0  # seconds between two log lines while the database stays locked
-
-
-class AlreadyRunning(Exception):
-    """Another agent holds the data folder."""
-
-
-class DataDirLock:
-    """An OS-level exclusive lock on `<home>/agent.lock`, released by the OS if we die."""
-
-    def __init__(self, home: Path) -> None:
-        self.path = home / LOCK_FILE
-        self._handle: IO[str] | None = None
-
-    def acquire(self) -> None:
-        handle = self.path.open("a+", encoding="utf-8")
-        try:
-            _lock(handle)
-        except OSError:
-            try:
-                handle.seek(0)
-                pid = handle.read().strip() or "?"
-            except OSError:  # Windows: the locked byte cannot be read by others
-                pid = "?"
-            handle.close()
-            raise AlreadyRunning(pid) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        self._handle = handle
-
-    def release(self) -> None:
-        if self._handle is not None:
-            _unlock(self._handle)
-            self._handle.close()
-            self._handle = None
-
-    def holder(self) -> str | None:
-        """The pid of a running agent, or None (probes the lock without keeping it)."""
-        if not self.path.exists():
-            return None
-        try:
-            self.acquire()
-        except AlreadyRunning as running:
-            return str(running)
-        self.release()
-        return None
-
-
-if os.name == "nt":
-    import msvcrt
-
-    def _lock(handle: IO[str]) -> None:
-        handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-
-    def _unlock(handle: IO[str]) -> None:
-        handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
-
-else:
-    import fcntl
-
-    def _lock(handle: IO[str]) -> None:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-    def _unlock(handle: IO[str]) -> None:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 class Agent:

@@ -124,7 +124,7 @@ class App:
         """No agent other than this process uses the store."""
         if self.holds_lock:
             return True
-        from .agent import DataDirLock
+        from .lock import DataDirLock
 
         return DataDirLock(self.home).holder() is None
 

@@ -29,7 +29,19 @@ class InputError(Exception):
     """Bad input file or data: exit 2."""
 
 
+class _Formatter(argparse.HelpFormatter):
+    """Help wrapped where French allows it: never inside « … », nor before : ; ! ? (textwrap
+    breaks at ASCII spaces only, so those become no-break spaces)."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return super()._split_lines(re.sub(r"(?<=«) | (?=[»:;!?])", "\u00a0", text), width)
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
         # argparse quotes choices the Python way ('install', 'show'): shown as typed instead.
         message = re.sub(
@@ -551,7 +563,8 @@ def _run_scan(app: Any, paths: list[Path], adapter: str | None, practitioner: st
 
 
 def print_scan_report(report: Any, console: Any, command: str = "forfait-agent") -> None:
-    from .ingest import REASONS_FR, path_text
+    from .filesystem import path_text
+    from .reasons import REASONS_FR
     from .report import fmt_int, print_command
 
     summary = report.as_json()
@@ -770,7 +783,8 @@ def _demo(app: Any, args: argparse.Namespace) -> int:
 
 
 def _run(app: Any, args: argparse.Namespace) -> int:
-    from .agent import Agent, AlreadyRunning, DataDirLock
+    from .agent import Agent
+    from .lock import AlreadyRunning, DataDirLock
 
     if not app.settings.folders:
         again = command_prefix(args)
@@ -819,8 +833,8 @@ def _backup(app: Any, args: argparse.Namespace) -> int:
 
 
 def _restore(app: Any, args: argparse.Namespace) -> int:
-    from .agent import AlreadyRunning, DataDirLock
     from .lifecycle import restore
+    from .lock import AlreadyRunning, DataDirLock
 
     source = args.file.expanduser()
     if not source.is_file():

@@ -108,3 +108,14 @@ def restrict_to_owner(path: Path, platform: str | None = None) -> str | None:
     if code != 0:
         return f"impossible de réserver {path} à votre compte (icacls, code {code} : {output})"
     return None
+
+
+def path_text(path: str | os.PathLike[str]) -> str:
+    """A path as text that SQLite, JSON and every console accept. A name that is not valid
+    UTF-8 (raw bytes on POSIX, a lone surrogate on Windows) shows its odd bytes as `\\xNN`."""
+    text = os.fspath(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(text).decode("utf-8", "backslashreplace")
+    return text

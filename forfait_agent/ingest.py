@@ -31,8 +31,10 @@ from .adapter import SNIFF_BYTES, Adapter, Record, RecordError, SourceContext
 from .adapters.jsonl import JsonlAdapter
 from .events import EVENT_ADAPTER, Declaration, Event, EventBase, french_message, parse_event
 from .fileio import long_path, open_shared, open_source
+from .filesystem import path_text
 from .french import os_error
 from .privacy import Hasher, contains_patient_data, redact
+from .reasons import REASONS_FR
 from .retention import purged_before
 from .scoring import count_key
 from .sources import Chunk, Line, Resume, identify, iter_lines, iter_messages, read_whole, resume_point, tail_hash
@@ -87,35 +89,6 @@ BINDING_ERRORS: tuple[type[Exception], ...] = (
 PATIENT_KEYS = frozenset(
     {"patient", "recipient", "nom", "prenom", "prénom", "name", "birth", "naissance", "nir", "ins"}
 )
-
-REASONS_FR = {
-    "invalid_json": "JSON invalide",
-    "missing_kind": "champ « kind » manquant",
-    "unknown_kind": "type d'événement inconnu",
-    "missing_field": "champ obligatoire manquant",
-    "invalid_date": "date invalide",
-    "invalid_field": "valeur invalide",
-    "invalid_record": "enregistrement illisible",
-    "encoding": "octets non décodables dans l'encodage attendu",
-    "line_too_long": "ligne trop longue (ignorée)",
-    "rotation_unverified": "fichier remplacé ; sa version précédente est introuvable (lignes peut-être perdues)",
-    "not_mbox": "contenu qui n'est pas un message mbox (pas de ligne « From » qui l'ouvre)",
-    "file_too_large": "fichier trop volumineux",
-    "adapter_error": "erreur interne de l'adaptateur",
-    "timeout": "adaptateur bloqué sur cet enregistrement",
-    "internal_error": "enregistrement impossible à enregistrer",
-}
-
-
-def path_text(path: str | os.PathLike[str]) -> str:
-    """A path as text that SQLite, JSON and every console accept. A name that is not valid
-    UTF-8 (raw bytes on POSIX, a lone surrogate on Windows) shows its odd bytes as `\\xNN`."""
-    text = os.fspath(path)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return os.fsencode(text).decode("utf-8", "backslashreplace")
-    return text
 
 
 def _clean(text: str) -> str:

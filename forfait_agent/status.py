@@ -19,7 +19,8 @@ from rich.table import Table
 from rich.text import Text
 
 from .events import PARIS
-from .ingest import REASONS_FR, path_text
+from .filesystem import path_text
+from .reasons import REASONS_FR
 from .report import fmt_int, print_command
 
 HASHED_PREFIX = "h-"  # ingest stores per-document file names as h-<salted hash>
@@ -167,8 +168,8 @@ def quarantine_groups(rows: Iterable[tuple[str | None, str, str, str, int, str, 
 
 def collect(app: Any) -> dict[str, Any]:
     """Everything `status` knows, JSON-ready."""
-    from .agent import DataDirLock
     from .app import today
+    from .lock import DataDirLock
     from .retention import describe
 
     store = app.store

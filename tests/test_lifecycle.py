@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from forfait_agent.agent import DataDirLock
 from forfait_agent.lifecycle import JOURNAL_FILE
+from forfait_agent.lock import DataDirLock
 from forfait_agent.store import DB_FILE
 
 from .conftest import RPPS_A, cli, ev
