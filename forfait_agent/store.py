@@ -495,6 +495,7 @@ class Store:
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.create_function("hash64", 1, hash64, deterministic=True)
             self._migrate()
+            self._load_practitioners()  # a damaged page here is a damaged store too
         except sqlite3.DatabaseError as exc:
             with suppress(sqlite3.Error):
                 self.db.close()  # Windows cannot set aside a file still open
@@ -503,7 +504,6 @@ class Store:
             sidecar = Path(f"{self.path}{suffix}")
             if sidecar.exists():
                 sidecar.chmod(0o600)
-        self._load_practitioners()
 
     def _load_practitioners(self) -> None:
         self._practitioner_ids: dict[str, int] = dict(self.db.execute("SELECT rpps, id FROM practitioners"))

@@ -294,6 +294,24 @@ class _OddIds:
         return [Consultation.model_construct(kind="consultation", id=ident, at=at, practitioner=RPPS_A)]
 
 
+def test_a_damaged_page_of_the_practitioners_table_is_a_damaged_store(home: Path, tmp_path: Path):
+    """The store was opened, then its first query failed: `scan` ended on « database disk image
+    is malformed » at every run instead of setting the store aside and rebuilding it."""
+    journal = write_jsonl(tmp_path / "journal.jsonl", [ev("consultation", f"c{i}") for i in range(5)])
+    cli(home, "scan", str(journal))
+    with sqlite3.connect(home / DB_FILE) as db:
+        (root,) = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'practitioners'").fetchone()
+        (page_size,) = db.execute("PRAGMA page_size").fetchone()
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    with (home / DB_FILE).open("r+b") as handle:
+        handle.seek((root - 1) * page_size)
+        handle.write(b"\xa5" * page_size)
+    proc = cli(home, "scan", str(journal))
+    assert "endommagée" in proc.stderr
+    assert len(list(home.glob("forfait-agent.endommagee-*.sqlite3"))) == 1
+    assert json.loads(cli(home, "status", "--json").stdout)["events"] == 5
+
+
 def test_a_value_sqlite_refuses_quarantines_its_record_alone(home: Path, tmp_path: Path):
     path = tmp_path / "j.odd"
     path.write_text("a1\nBAD-2\na3\nBAD-4\na5\n", encoding="utf-8")
