@@ -155,8 +155,11 @@ ENGLISH = ("usage:", "positional arguments", "show this help", "invalid choice",
 
 def test_help_and_usage_errors_are_french(home: Path):
     for args in (["--help"], ["score", "--help"], ["declare", "--help"], ["status", "--help"], ["init", "--help"]):
-        out = cli(home, *args).stdout
+        out = cli(home, *args, env={"COLUMNS": "80"}).stdout
         assert out.startswith("utilisation : forfait-agent")
+        assert not re.search(r"\n *[»:;]", out), out  # « Dr A. Martin » is not cut before its »
+        if args[0] == "init":  # no-break spaces inside the quotes, whatever the Python's textwrap does
+            assert "«\u00a0Dr A." in out and "Martin\u00a0»" in out
         assert "afficher cette aide et quitter" in out and "options :" in out
         assert not [word for word in ENGLISH if word in out], out
     out = cli(home, "declare", "--help").stdout
