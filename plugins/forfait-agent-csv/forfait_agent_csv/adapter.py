@@ -67,7 +67,7 @@ KIND_FIELDS = {
         "prescription": frozenset({"electronic"}),
         "mss_message": frozenset({"recipient", "to_patient"}),
         "dmp_document": frozenset({"doc_type"}),
-        "teleservice": frozenset({"service", "online"}),
+        "teleservice": frozenset({"service", "online", "regime_general"}),
     }.items()
 }
 

@@ -25,6 +25,7 @@ EVENT_FIELDS = frozenset(
         "doc_type",
         "service",
         "online",
+        "regime_general",
     }
 )
 

@@ -138,6 +138,28 @@ column = "NIR"
     assert TEST_INS not in ids_a[0] and ids_a[0].startswith("consult:")
 
 
+def test_a_regime_column_keeps_other_regimes_out_of_the_rate(tmp_path: Path):
+    text = (PROFILES / "teleservices.toml").read_text(encoding="utf-8")
+    text = text.replace("# [fields.regime_general]", "[fields.regime_general]")
+    for line in ('column = "Régime"', 'values = { "Régime général" = true, "RG" = true }', "default = false"):
+        text = text.replace(f"# {line}", line)
+    adapter = CsvAdapter(parse_profile(text, "teleservices.toml"))
+    path = write(
+        tmp_path / "teleservices-r.csv",
+        [
+            "Date;RPPS;Téléservice;Mode;Référence;Régime",
+            "02/03/2026 11:02;10101010101;AAT;En ligne;A1;Régime général",
+            "02/03/2026 11:05;10101010101;AAT;Papier;A2;MGEN section locale",
+            "02/03/2026 11:07;10101010101;AAT;Papier;A3;rg",
+        ],
+    )
+    assert [(e.id, e.regime_general) for e in feed(adapter, path).events] == [
+        ("A1", True),
+        ("A2", False),
+        ("A3", True),
+    ]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
