@@ -201,6 +201,16 @@ def collect(app: Any) -> dict[str, Any]:
     }
 
 
+def _watch_mode(mode: str) -> str:
+    """How the agent follows a folder (status --json keeps the agent's own word), in French."""
+    if mode.startswith("native"):
+        return "notifications du système"
+    return {
+        "polling": "balayage périodique (partage réseau, ou notifications indisponibles)",
+        "absent": "dossier introuvable",
+    }.get(mode, mode)
+
+
 def render(
     data: dict[str, Any],
     console: Console,
@@ -212,8 +222,9 @@ def render(
 ) -> None:
     state = f"en marche (processus {data['pid']})" if data["running"] else "arrêté"
     console.print(f"Agent : {state} — dernière ingestion : {_local(data['last_ingest'], '%d/%m/%Y à %H:%M:%S')}")
+    when = "" if data["running"] else " (au dernier démarrage de l'agent)"
     for folder, mode in data["watch_modes"].items():
-        console.print(f"  surveillance de {folder} : {mode}")
+        console.print(f"  surveillance de {folder} : {_watch_mode(mode)}{when}")
     console.print(f"Dossier des données : {data['data_dir']}")
     for warning in data["warnings"]:
         console.print(Text(f"Attention : {warning}", style="yellow"))

@@ -85,6 +85,8 @@ def test_appended_lines_reach_the_score_while_running(home: Path, tmp_path: Path
         status = json.loads(cli(home, "status", "--json").stdout)
         assert status["running"] is True
         assert list(status["watch_modes"].values()) == ["polling" if polling else "native (linux)"]
+        said = "balayage périodique" if polling else "notifications du système"
+        assert f"surveillance de {folder} : {said}" in cli(home, "status", env={"COLUMNS": "200"}).stdout
     finally:
         code, err = stop(proc)
     assert code == 0, err
