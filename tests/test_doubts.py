@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from forfait_agent.rules import RuleBook, Rules
@@ -112,12 +112,20 @@ def usage(draw) -> list[dict]:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(usage(), st.integers(1, 365))
+@example(  # socle met by default, not if unused téléservices count 0 %: the worst reading pays nothing
+    [
+        ev("teleservice", "t", at="2026-03-02T10:00:00", service="dmt", online=True),
+        ev("declaration", "d", at="2026-06-01T09:00:00", indicator="equipement", year=2026, value=True),
+    ],
+    365,
+)
 def test_range_holds_the_default_and_collapses_without_variants(events: list[dict], day: int):
     year = next(e["year"] for e in events if e["kind"] == "declaration")
     rules = BOOK.get(year)
     as_of = date.fromordinal(date(year, 1, 1).toordinal() + day - 1)
     ps = score_through_store(events, rules, as_of).practitioners[0]
     assert ps.points_min <= ps.points <= ps.points_max
+    assert ps.max_points >= ps.points_max
     assert ps.euros_min <= ps.euros <= ps.euros_max
     assert ps.euros_min == ps.points_min * rules.point_value_eur
     assert ps.euros_max == ps.points_max * rules.point_value_eur
