@@ -110,12 +110,22 @@ def restrict_to_owner(path: Path, platform: str | None = None) -> str | None:
     return None
 
 
+# Characters a file name may hold that would act on a terminal instead of showing: control
+# characters (a newline starts a fake line of output, ESC colours it or retitles the window) and
+# the bidirectional overrides that show a name backwards.
+_UNSHOWABLE = {
+    c: f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+    for c in [*range(0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+}
+
+
 def path_text(path: str | os.PathLike[str]) -> str:
-    """A path as text that SQLite, JSON and every console accept. A name that is not valid
-    UTF-8 (raw bytes on POSIX, a lone surrogate on Windows) shows its odd bytes as `\\xNN`."""
+    """A path as text that SQLite, JSON and every console accept, and that shows as what it is.
+    A name that is not valid UTF-8 (raw bytes on POSIX, a lone surrogate on Windows) shows its
+    odd bytes as `\\xNN`; control characters and bidirectional overrides are escaped the same way."""
     text = os.fspath(path)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        return os.fsencode(text).decode("utf-8", "backslashreplace")
-    return text
+        text = os.fsencode(text).decode("utf-8", "backslashreplace")
+    return text.translate(_UNSHOWABLE)

@@ -292,6 +292,25 @@ def test_file_and_folder_names_that_are_not_utf8_are_read_and_shown(home: Path, 
     assert "caf\\xe9.jsonl" in cli(home, "status", "--fichiers").stdout
 
 
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file names may hold control characters")
+def test_names_holding_control_characters_are_shown_escaped_never_acted_on(home: Path, tmp_path: Path):
+    """A newline in a name printed a fake line of output; ESC coloured the terminal or retitled
+    its window; a right-to-left override showed `cod.exe` for `exe.doc`."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    name = "a\nFichiers lus : 999\x1b[31mrouge\x1b]0;titre\x07\u202eexe.jsonl"
+    write_jsonl(folder / name, [ev("consultation", "c1"), "{pas du json"])
+    assert "événements nouveaux : 1" in cli(home, "scan", str(folder)).stdout
+    shown = "a\\x0aFichiers lus : 999\\x1b[31mrouge\\x1b]0;titre\\x07\\u202eexe.jsonl"
+    (stored,) = [f["path"] for f in json.loads(cli(home, "status", "--json").stdout)["files"]]
+    assert stored == f"{folder}/{shown}"
+    for args in (["status", "--fichiers"], ["status", "--quarantaine"]):
+        out = cli(home, *args, env={"COLUMNS": "400"}).stdout
+        assert not any(c in out for c in "\x1b\x07\u202e"), args
+        assert shown in out, args
+        assert "\nFichiers lus : 999" not in out
+
+
 @pytest.mark.skipif(os.name != "posix", reason="only POSIX file names can be bytes that are not UTF-8")
 def test_agent_follows_files_whose_names_are_not_utf8(home: Path, tmp_path: Path):
     import signal
