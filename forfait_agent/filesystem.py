@@ -128,4 +128,9 @@ def path_text(path: str | os.PathLike[str]) -> str:
         text.encode("utf-8")
     except UnicodeEncodeError:
         text = os.fsencode(text).decode("utf-8", "backslashreplace")
+    return showable(text)
+
+
+def showable(text: str) -> str:
+    """`text` with its control characters and bidirectional overrides escaped (`\\x1b`)."""
     return text.translate(_UNSHOWABLE)

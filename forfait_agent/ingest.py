@@ -31,7 +31,7 @@ from .adapter import SNIFF_BYTES, Adapter, Record, RecordError, SourceContext
 from .adapters.jsonl import JsonlAdapter
 from .events import EVENT_ADAPTER, Declaration, Event, EventBase, french_message, parse_event
 from .fileio import long_path, open_shared, open_source
-from .filesystem import path_text
+from .filesystem import path_text, showable
 from .french import os_error
 from .privacy import Hasher, contains_patient_data, redact
 from .reasons import REASONS_FR
@@ -92,8 +92,9 @@ PATIENT_KEYS = frozenset(
 
 
 def _clean(text: str) -> str:
-    """Text that can always be stored (an exception may quote undecodable input)."""
-    return text.encode("utf-8", "replace").decode("utf-8")
+    """Text that can always be stored and shown: an exception may quote undecodable input, or
+    control characters (an escape sequence in a Date header) that `status` would print."""
+    return showable(text.encode("utf-8", "replace").decode("utf-8"))
 
 
 def kept_raw(raw: str | None) -> str | None:

@@ -295,11 +295,13 @@ def test_file_and_folder_names_that_are_not_utf8_are_read_and_shown(home: Path, 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX file names may hold control characters")
 def test_names_holding_control_characters_are_shown_escaped_never_acted_on(home: Path, tmp_path: Path):
     """A newline in a name printed a fake line of output; ESC coloured the terminal or retitled
-    its window; a right-to-left override showed `cod.exe` for `exe.doc`."""
+    its window (from a quarantine reason quoting the line, too); a right-to-left override showed
+    `cod.exe` for `exe.doc`."""
     folder = tmp_path / "exports"
     folder.mkdir()
     name = "a\nFichiers lus : 999\x1b[31mrouge\x1b]0;titre\x07\u202eexe.jsonl"
-    write_jsonl(folder / name, [ev("consultation", "c1"), "{pas du json"])
+    # The reason quoted in the quarantine holds what the line held: an escape sequence too.
+    write_jsonl(folder / name, [ev("consultation", "c1"), "{pas du json", '{"kind": "\\u001b]0;titre\\u0007"}'])
     assert "événements nouveaux : 1" in cli(home, "scan", str(folder)).stdout
     shown = "a\\x0aFichiers lus : 999\\x1b[31mrouge\\x1b]0;titre\\x07\\u202eexe.jsonl"
     (stored,) = [f["path"] for f in json.loads(cli(home, "status", "--json").stdout)["files"]]
