@@ -201,6 +201,7 @@ def _practitioner_view(
         "max_points": fmt_points(ps.max_points),
         "max_euros": fmt_eur(ps.max_points * score.point_value_eur),
         "doubts": doubts(ps, score.point_value_eur),
+        "range": None if ps.single_valued else f"entre {fmt_eur(ps.euros_min)} et {fmt_eur(ps.euros_max)}",
         "indicators": [i for i in ps.indicators if i.gate] + [i for i in ps.indicators if not i.gate],
         "metrics": metrics,
         "groups": groups,
