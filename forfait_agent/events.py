@@ -269,7 +269,7 @@ _FRENCH = {
     "float_type": "nombre attendu",
     "float_parsing": "nombre attendu",
     "literal_error": "valeur non reconnue",
-    "string_too_short": "texte vide",
+    "string_too_short": "texte vide ou trop court",
     "string_pattern_mismatch": "un RPPS compte 11 chiffres",
     "greater_than": "valeur trop petite",
     "greater_than_equal": "valeur trop petite",
