@@ -129,7 +129,8 @@ PatientId = Annotated[StrictStr, Field(min_length=1, max_length=512), AfterValid
 
 
 class EventBase(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
+    # Built on first use: commands that only read the store (score, status) never pay for it.
+    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True, defer_build=True)
 
     id: StrictStr = Field(min_length=1, max_length=512)
     at: ParisDatetime
@@ -255,7 +256,7 @@ Event = Annotated[
     Field(discriminator="kind"),
 ]
 
-EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event, config=ConfigDict(defer_build=True))
 
 
 _FRENCH = {
