@@ -12,9 +12,11 @@ Where the gate sits (nothing else needs to remember it):
 
 What counts as a NIR/INS (the choice, documented because a scanner must decide):
 - a *numeric token*: a digit followed by digits or the Corsican `A`/`B` (right after a `2`), with
-  separators (spaces, tab, no-break and thin spaces, `.`, `-` and the typographic dashes a word
-  processor puts instead, `_`, `/`, `,`) between two of them, so `2 79 03 51 215 189 89`,
-  `2.79.03.2A.215.189.89`, `2–79–…`, `2  79  03 …` and `279035121518989001` are tokens;
+  at most one separator (space, tab, no-break and thin spaces, `.`, `-` and the typographic
+  dashes a word processor puts instead, `_`) between two of them, so `2 79 03 51 215 189 89`,
+  `2.79.03.2A.215.189.89`, `2–79–…` and `279035121518989001` are tokens. Not separators: `,`
+  and `/`, nor two in a row — numbers listed in JSON (`[261, 0.05, …]`), written as ratios
+  (`154/796`) or aligned in columns would otherwise run into one token and be masked;
 - the token holds a NIR when 13 consecutive characters of it have the NIR structure: sex 1–4,
   7 or 8; year 00–99; month 01–12, 20–42 or 50–99 (INSEE's fictitious months); department
   01–99, 2A or 2B; commune 001–999; order 001–999 — either inside one run of digits (a NIR glued
@@ -23,8 +25,8 @@ What counts as a NIR/INS (the choice, documented because a scanner must decide):
   stands apart (`2 7 9 0 3 …`, one digit per box of a form). So `123456789 10101010101` (an FSE
   number, a space, an RPPS) is two numbers, not a NIR. The key is **not** required to be right: a NIR
   with a mistyped key, without key, or glued to more digits is still a NIR. The whole token is
-  masked (the key and any glued digits go with it). A decimal number (digits, one dot or comma,
-  digits: `1.0526315789473684` in `score --json`) holds a NIR only in its integer part;
+  masked (the key and any glued digits go with it). A decimal number (digits, one dot, digits:
+  `1.0526315789473684` in `score --json`) holds a NIR only in its integer part;
 - any address under `patient.mssante.fr`: its local part is the patient's INS, whatever it looks like.
 Not NIRs: an RPPS (11 digits) or `8`+RPPS (12), FSE and invoice numbers (9), dates and times
 (`2026-03-02T10:00:00` — the `T` and `:` end tokens), amounts. Accepted false positives: other
@@ -57,21 +59,21 @@ MIN_NIR = 13  # characters: nothing shorter can hold a NIR or a patient address
 
 # Typographic dashes and spaces: what a word processor or a spreadsheet writes for `-` and ` `.
 _WIDE = "\u00a0\u202f\u2009\u2007\u2010\u2011\u2012\u2013\u2014\u2212"
-_SEPARATOR = rf"[ \t{_WIDE}._\-/,]"
+_SEPARATOR = rf"[ \t{_WIDE}._\-]"
 # A numeric token: possessive quantifiers, so the scan never backtracks (linear time).
 # `A`/`B` only right after a `2` (Corsica; or a `2` and a separator: one character per box of a
 # form), so that hexadecimal (a hash) is not one long token.
 _TOKEN_CHAR = rf"(?:[0-9]|(?<=2)[AaBb]|(?<=2{_SEPARATOR})[AaBb])"
-_TOKEN = re.compile(rf"[0-9](?:{_SEPARATOR}*+{_TOKEN_CHAR})*+")
+_TOKEN = re.compile(rf"[0-9](?:{_SEPARATOR}?+{_TOKEN_CHAR})*+")
 # Quick rejection of the (vast) majority of strings, in C: the text mapped to digits, `A`/`B`,
 # `s` (a separator) and `x` (anything else), then the NIR structure with a separator allowed
 # between groups: a necessary condition of `_token_has_nir`.
 _PROBE = bytes(
-    c if chr(c) in "0123456789AB" else c - 32 if chr(c) in "ab" else ord("s") if chr(c) in " \t._-/," else ord("x")
+    c if chr(c) in "0123456789AB" else c - 32 if chr(c) in "ab" else ord("s") if chr(c) in " \t._-" else ord("x")
     for c in range(256)
 )
 _WIDE_SEPARATORS = tuple(sep.encode() for sep in _WIDE)
-_SEPARATORS = re.compile(rf"{_SEPARATOR}++")
+_SEPARATORS = re.compile(_SEPARATOR)
 _NIR = (
     r"[1-478][0-9]{2}"  # sex, year
     r"(?:0[1-9]|1[0-2]|[23][0-9]|4[0-2]|[5-9][0-9])"  # month, or INSEE's fictitious months
@@ -79,9 +81,9 @@ _NIR = (
     r"(?!000)[0-9]{3}(?!000)[0-9]{3}"  # commune, order
 )
 _NIR_BODY = re.compile(_NIR)
-_PROBE_BODY = re.compile(  # separators anywhere among the 13 characters
-    rb"[1-478](?:s*+[0-9]){2}s*+(?:0s*+[1-9]|1s*+[0-2]|[23]s*+[0-9]|4s*+[0-2]|[5-9]s*+[0-9])"
-    rb"s*+(?:0s*+[1-9]|[1-9]s*+[0-9]|2s*+[AB])(?:s*+[0-9]){6}"
+_PROBE_BODY = re.compile(  # a separator between groups, or one between every two characters (boxes)
+    rb"[1-478]s?[0-9]{2}s?(?:0[1-9]|1[0-2]|[23][0-9]|4[0-2]|[5-9][0-9])s?(?:0[1-9]|[1-9][0-9]|2[AB])s?[0-9]{3}s?[0-9]{3}"
+    rb"|[1-478](?:s[0-9]){2}s(?:0s[1-9]|1s[0-2]|[23]s[0-9]|4s[0-2]|[5-9]s[0-9])s(?:0s[1-9]|[1-9]s[0-9]|2s[AB])(?:s[0-9]){6}"
 )
 _NIR_GROUP_ENDS = frozenset({1, 3, 5, 7, 10})  # sex | year | month | department | commune | order
 _EVERY_CHARACTER = list(range(1, MIN_NIR))  # one digit per box
@@ -141,7 +143,7 @@ def _token_has_nir(token: str) -> bool:
     when they start inside a run of digits, none or at least two do — so that numbers merely
     written one after the other (`123456789 10101010101`) are not read as one."""
     groups = _SEPARATORS.split(token.upper())
-    if len(groups) == 2 and token[len(groups[0])] in ".," and (groups[0] + groups[1]).isdigit():
+    if len(groups) == 2 and token[len(groups[0])] == "." and (groups[0] + groups[1]).isdigit():
         groups = groups[:1]  # a decimal number (a rate in JSON): a NIR only in its integer part
     compact = "".join(groups)
     match = _NIR_BODY.search(compact)

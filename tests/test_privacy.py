@@ -93,9 +93,8 @@ def test_hash_is_stable_per_installation_and_differs_between_them(tmp_path: Path
 
 def spellings(nir: str) -> list[str]:
     """Ways a NIR is written by people and software: grouped 1 2 2 2 3 3 2 with spaces, no-break
-    spaces, dots or dashes (also the typographic ones a word processor substitutes, doubled
-    spaces, slashes or commas); one digit per box of a form; without key; key apart; glued to
-    more digits; Corsica in lower case."""
+    spaces, dots or dashes (also the typographic ones a word processor substitutes); one digit
+    per box of a form; without key; key apart; glued to more digits; Corsica in lower case."""
     groups = [nir[0], nir[1:3], nir[3:5], nir[5:7], nir[7:10], nir[10:13], nir[13:]]
     return [
         nir,
@@ -106,9 +105,6 @@ def spellings(nir: str) -> list[str]:
         "\u00a0".join(groups),
         "\u2013".join(groups),  # en dash
         "\u2011".join(groups),  # non-breaking hyphen
-        "  ".join(groups),
-        "/".join(groups),
-        ",".join(groups),
         " ".join(nir),
         f"{nir[:13]} {nir[13:]}",
         f"{nir}00042",
@@ -121,7 +117,7 @@ SPELLINGS = sorted({s for nir in [*NIRS, CORSICAN] for s in spellings(nir)})
 
 
 def compact(text: str) -> str:
-    return re.sub(r"[ .,/\-\u00a0\u2011\u2013]", "", text).upper()
+    return re.sub(r"[ .\-\u00a0\u2011\u2013]", "", text).upper()
 
 
 def body(spelling: str) -> str:
@@ -163,8 +159,10 @@ def test_patient_address_is_masked_whatever_its_local_part_and_comment():
         "2 940 € (entre 1 680 € et 2 940 €)",
         "20260101000000",  # order number 000 does not exist
         "279 035 121 518 989",  # grouped by three: not a NIR spelling (documented choice)
-        "taux 1,0526315789473684",  # a French decimal number
         "[1,2,3,4,5,6,7,8,9,10,11,12,13,14]",
+        "[261, 0.051853, 1070867289, 221, 142, 995, 940725539, 640, 0.41491, 0.8, 0.8185180746470708]",
+        " 22606  43822       98.0     10333    80842    39671  35481     57811",  # numbers in columns
+        "154/796 884/277 68/18 750/980",
         "du 01/02/2026 au 28/02/2026",
     ],
 )
