@@ -909,16 +909,20 @@ def iter_files(
                 continue
             try:
                 with os.scandir(long_path(str(folder))) as listing:
-                    entries = [(entry.name, entry.is_dir(follow_symlinks=False), entry.is_file()) for entry in listing]
+                    entries = list(listing)
             except OSError as exc:
                 if on_error:
                     on_error(folder, exc)
                 continue
-            for name, is_dir, is_file in entries:
-                if name.startswith("."):
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                try:
+                    is_dir, is_file = entry.is_dir(follow_symlinks=False), entry.is_file()
+                except OSError:  # a link to itself (ELOOP), a file gone meanwhile: nothing to read
                     continue
                 if is_dir:
-                    stack.append(folder / name)
+                    stack.append(folder / entry.name)
                 elif is_file:
-                    found.append(folder / name)
+                    found.append(folder / entry.name)
         yield from sorted(found)

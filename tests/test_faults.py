@@ -269,6 +269,21 @@ def test_a_named_pipe_or_a_device_is_refused_not_waited_for(home: Path, tmp_path
     assert cli(home, "scan", str(folder), timeout=60).returncode == 0  # a folder's listing skips them
 
 
+@pytest.mark.skipif(os.name != "posix", reason="symbolic links without privileges")
+def test_a_link_to_itself_does_not_hide_the_rest_of_its_folder(home: Path, tmp_path: Path):
+    """Listing the folder asked the link whether it is a file: ELOOP made `scan` report the
+    whole folder unreadable and read none of its files."""
+    folder = tmp_path / "exports"
+    (folder / "sous-dossier").mkdir(parents=True)
+    (folder / "boucle.jsonl").symlink_to("boucle.jsonl")
+    (folder / "sous-dossier" / "parent").symlink_to("..")  # followed, it would never end
+    write_jsonl(folder / "journal.jsonl", [ev("consultation", "good-1")])
+    write_jsonl(folder / "sous-dossier" / "journal.jsonl", [ev("consultation", "good-2")])
+    proc = cli(home, "scan", str(folder), timeout=60)
+    assert "Dossier non lu" not in proc.stdout
+    assert event_ids(home) == ["good-1", "good-2"]
+
+
 @pytest.mark.skipif(os.name != "posix", reason="only POSIX file names can be bytes that are not UTF-8")
 def test_file_and_folder_names_that_are_not_utf8_are_read_and_shown(home: Path, tmp_path: Path):
     root = os.fsencode(tmp_path / "exports")
