@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -352,6 +352,41 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE kind = 1 AND patient = OLD.patient AND practitioner = OLD.practitioner AND mss_link = OLD.day;
     END;
     """,
+    # 5: per-month totals beside the per-day counts, kept by triggers on `counts` (so whatever
+    # changes a count — an insert, a link that moves, a deletion, retention — changes its month
+    # too). A score reads whole months from here and only the days near the window's ends (where
+    # a link may cross it) from `counts`: a year is ~70 row sets instead of 365.
+    """
+    CREATE TABLE month_counts (
+        month TEXT NOT NULL,          -- YYYY-MM of counts.day
+        practitioner INTEGER NOT NULL,
+        kind INTEGER NOT NULL,
+        detail TEXT NOT NULL,
+        flag INTEGER NOT NULL,
+        dmp INTEGER NOT NULL,
+        mss INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (month, practitioner, kind, detail, flag, dmp, mss)
+    ) WITHOUT ROWID;
+    INSERT INTO month_counts
+        SELECT strftime('%Y-%m', day * 86400, 'unixepoch'), practitioner, kind, detail, flag, dmp, mss, SUM(n)
+        FROM counts GROUP BY 1, 2, 3, 4, 5, 6, 7;
+    CREATE TRIGGER month_counts_ai AFTER INSERT ON counts BEGIN
+        INSERT INTO month_counts VALUES (strftime('%Y-%m', NEW.day * 86400, 'unixepoch'), NEW.practitioner,
+            NEW.kind, NEW.detail, NEW.flag, NEW.dmp, NEW.mss, NEW.n)
+        ON CONFLICT DO UPDATE SET n = n + excluded.n;
+    END;
+    CREATE TRIGGER month_counts_au AFTER UPDATE OF n ON counts BEGIN
+        INSERT INTO month_counts VALUES (strftime('%Y-%m', NEW.day * 86400, 'unixepoch'), NEW.practitioner,
+            NEW.kind, NEW.detail, NEW.flag, NEW.dmp, NEW.mss, NEW.n - OLD.n)
+        ON CONFLICT DO UPDATE SET n = n + excluded.n;
+    END;
+    CREATE TRIGGER month_counts_ad AFTER DELETE ON counts BEGIN
+        INSERT INTO month_counts VALUES (strftime('%Y-%m', OLD.day * 86400, 'unixepoch'), OLD.practitioner,
+            OLD.kind, OLD.detail, OLD.flag, OLD.dmp, OLD.mss, -OLD.n)
+        ON CONFLICT DO UPDATE SET n = n + excluded.n;
+    END;
+    """,
 )
 KINDS = ("consultation", "fse", "fsp", "prescription", "mss_message", "dmp_document", "teleservice")
 KIND_CODE = {kind: code for code, kind in enumerate(KINDS, start=1)}
@@ -431,6 +466,22 @@ DeclarationRow = tuple[str, str, int, str, float, str]
 def day_number(value: date) -> int:
     """The integer the store keeps a calendar day as."""
     return value.toordinal() - EPOCH_ORDINAL
+
+
+def whole_months(first: int, last: int) -> tuple[tuple[int, int], tuple[str, str]] | None:
+    """The calendar months lying wholly between two day numbers: ((first day, last day),
+    ("YYYY-MM", "YYYY-MM")), or None when no month fits."""
+    if last < first:
+        return None
+    lo = date.fromordinal(first + EPOCH_ORDINAL)
+    hi = date.fromordinal(last + EPOCH_ORDINAL)
+    if lo.day != 1:
+        lo = date(lo.year + lo.month // 12, lo.month % 12 + 1, 1)
+    after = hi + timedelta(days=1)
+    hi = hi if after.day == 1 else date(hi.year, hi.month, 1) - timedelta(days=1)
+    if hi < lo:
+        return None
+    return (day_number(lo), day_number(hi)), (f"{lo:%Y-%m}", f"{hi:%Y-%m}")
 
 
 def hash64(digest: str | None) -> int | None:
@@ -731,33 +782,51 @@ class Store:
         """Per practitioner (and month YYYY-MM, or "" for the whole range), what scoring needs:
         counts by (kind, detail, flag) between two days, and for each (linked metric, link_days)
         window the consultations linked (their partner on or before `end` and within the window)
-        and the partner events left unlinked. One pass over the per-day counts."""
+        and the partner events left unlinked. Whole months far enough from both ends come from
+        `month_counts`, the rest from the per-day counts: one pass over each."""
         first, last = day_number(start), day_number(end)
         windows = sorted(set(windows))
-        columns = []
-        for metric, days in windows:
-            partner, extra = LINKED_KIND[metric]
-            col = "dmp" if metric == "dmp" else "mss"
-            columns.append(
-                f"SUM(CASE WHEN kind = 1 AND {col} BETWEEN 0 AND {int(days)} AND day + {col} <= {last}"
-                " THEN n ELSE 0 END)"
+        if practitioner and practitioner not in self._practitioner_ids:
+            return {}
+        who = " AND practitioner = ?" if practitioner else ""
+        pid = [self._practitioner_ids[practitioner]] if practitioner else []
+
+        def columns(near_ends: bool) -> str:
+            """Per window: consultations linked, partners unlinked. Only near the ends of the
+            range may a link cross them (a document after `end`, a consultation before `start`)."""
+            out = []
+            for metric, days in windows:
+                partner, extra = LINKED_KIND[metric]
+                col = "dmp" if metric == "dmp" else "mss"
+                inside = f"{col} BETWEEN 0 AND {int(days)}"
+                linked = f" AND day + {col} <= {last}" if near_ends else ""
+                kept = f" AND day - {col} >= {first}" if near_ends else ""
+                out.append(f"CASE WHEN kind = 1 AND {inside}{linked} THEN n ELSE 0 END")
+                out.append(f"CASE WHEN kind = {partner}{extra} AND NOT ({inside}{kept}) THEN n ELSE 0 END")
+            return "".join(f", {c} AS c{i}" for i, c in enumerate(out))
+
+        period = "strftime('%Y-%m', day * 86400, 'unixepoch')" if by_month else "''"
+        month_period = "month" if by_month else "''"
+        parts = [f"SELECT practitioner, {period} AS period, kind, detail, flag, n{columns(True)} FROM counts"]
+        args: list[Any] = []
+        months = whole_months(first + LINK_HORIZON_DAYS, last - LINK_HORIZON_DAYS)
+        if months is None:
+            parts[0] += f" WHERE day >= ? AND day <= ?{who}"
+            args += [first, last, *pid]
+        else:
+            (from_day, to_day), (from_month, to_month) = months
+            parts[0] += f" WHERE day >= ? AND day <= ? AND NOT (day >= ? AND day <= ?){who}"
+            args += [first, last, from_day, to_day, *pid]
+            parts.append(
+                f"SELECT practitioner, {month_period}, kind, detail, flag, n{columns(False)}"
+                f" FROM month_counts WHERE month >= ? AND month <= ?{who}"
             )
-            columns.append(
-                f"SUM(CASE WHEN kind = {partner}{extra} AND NOT ({col} BETWEEN 0 AND {int(days)}"
-                f" AND day - {col} >= {first}) THEN n ELSE 0 END)"
-            )
-        month = "strftime('%Y-%m', day * 86400, 'unixepoch')" if by_month else "''"
+            args += [from_month, to_month, *pid]
+        sums = "".join(f", SUM(c{i})" for i in range(2 * len(windows)))
         sql = (
-            f"SELECT practitioner, {month}, kind, detail, flag, SUM(n){''.join(', ' + c for c in columns)}"
-            " FROM counts WHERE day >= ? AND day <= ?"
+            f"SELECT practitioner, period, kind, detail, flag, SUM(n){sums} FROM ({' UNION ALL '.join(parts)})"
+            " GROUP BY 1, 2, 3, 4, 5 HAVING SUM(n) > 0"
         )
-        args: list[Any] = [first, last]
-        if practitioner:
-            if practitioner not in self._practitioner_ids:
-                return {}
-            sql += " AND practitioner = ?"
-            args.append(self._practitioner_ids[practitioner])
-        sql += " GROUP BY 1, 2, 3, 4, 5 HAVING SUM(n) > 0"
         counts: dict[tuple[str, str], dict[CountKey, int]] = {}
         links: dict[tuple[str, str], dict[tuple[str, int], Link]] = {}
         for pid, period, kind, detail, flag, n, *sums in self.db.execute(sql, args):
