@@ -22,7 +22,7 @@ from .conftest import cli
 BOOK = RuleBook()
 SHIPPED = sorted(builtin_rules_dir().glob("*.toml"))
 MARKS = ("[OFF", "[SEC", "[INF")
-# Maximum points per year (DOMAIN brief and its November 2026 audit; 2023: ameli states 1 163,
+# Maximum points per year (the totals the sources give, see docs/rules.md; 2023: ameli states 1 163,
 # the encoded indicators 1 140 — one téléservice of 22.5 points was found nowhere).
 TOTALS = {2021: 885, 2022: 1385, 2023: 1140, 2024: 1115, 2025: 1115, 2026: 420, 2027: 420, 2028: 420}
 
