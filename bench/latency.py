@@ -61,11 +61,15 @@ class Observer(threading.Thread):
 
     def run(self) -> None:
         seen = 0
-        while not self.done.is_set():
+        while True:
+            # One more look once told to stop: the main thread may have seen the last count first.
+            stopping = self.done.is_set()
             now, count = time.perf_counter(), consultations(self.score_file)
             for n in range(seen + 1, count + 1):
                 self.first_seen[n] = now
             seen = max(seen, count)
+            if stopping:
+                return
             time.sleep(0.002)
 
 

@@ -19,7 +19,8 @@ Number = Annotated[int | float, WithJsonSchema({"type": "number"})]
 
 
 class _Contract(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # Built on first use: only `score --json`, score.json and the hook need it.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 class MetricJson(_Contract):

@@ -112,8 +112,15 @@ class FolderLine:
 def folders(positions: Iterable[Any], watched: Iterable[Path]) -> list[FolderLine]:
     watched = [Path(w).expanduser().resolve() for w in watched]
     lines: dict[str, FolderLine] = {}
+    by_parent: dict[str, str] = {}  # an old LGC folder holds thousands of journals: one look-up each
     for pos in positions:
-        line = lines.setdefault(folder_of(pos.path, watched), FolderLine(folder_of(pos.path, watched)))
+        parent = os.path.dirname(pos.path)
+        folder = by_parent.get(parent)
+        if folder is None:
+            folder = by_parent[parent] = folder_of(pos.path, watched)
+        line = lines.get(folder)
+        if line is None:
+            line = lines[folder] = FolderLine(folder)
         line.files += 1
         line.read += pos.offset
         line.size += pos.size
