@@ -789,7 +789,7 @@ class Store:
         if practitioner and practitioner not in self._practitioner_ids:
             return {}
         who = " AND practitioner = ?" if practitioner else ""
-        pid = [self._practitioner_ids[practitioner]] if practitioner else []
+        whose = [self._practitioner_ids[practitioner]] if practitioner else []
 
         def columns(near_ends: bool) -> str:
             """Per window: consultations linked, partners unlinked. Only near the ends of the
@@ -805,26 +805,26 @@ class Store:
                 out.append(f"CASE WHEN kind = {partner}{extra} AND NOT ({inside}{kept}) THEN n ELSE 0 END")
             return "".join(f", {c} AS c{i}" for i, c in enumerate(out))
 
-        period = "strftime('%Y-%m', day * 86400, 'unixepoch')" if by_month else "''"
+        day_period = "strftime('%Y-%m', day * 86400, 'unixepoch')" if by_month else "''"
         month_period = "month" if by_month else "''"
-        parts = [f"SELECT practitioner, {period} AS period, kind, detail, flag, n{columns(True)} FROM counts"]
+        parts = [f"SELECT practitioner, {day_period} AS period, kind, detail, flag, n{columns(True)} FROM counts"]
         args: list[Any] = []
         months = whole_months(first + LINK_HORIZON_DAYS, last - LINK_HORIZON_DAYS)
         if months is None:
             parts[0] += f" WHERE day >= ? AND day <= ?{who}"
-            args += [first, last, *pid]
+            args += [first, last, *whose]
         else:
             (from_day, to_day), (from_month, to_month) = months
             parts[0] += f" WHERE day >= ? AND day <= ? AND NOT (day >= ? AND day <= ?){who}"
-            args += [first, last, from_day, to_day, *pid]
+            args += [first, last, from_day, to_day, *whose]
             parts.append(
                 f"SELECT practitioner, {month_period}, kind, detail, flag, n{columns(False)}"
                 f" FROM month_counts WHERE month >= ? AND month <= ?{who}"
             )
-            args += [from_month, to_month, *pid]
-        sums = "".join(f", SUM(c{i})" for i in range(2 * len(windows)))
+            args += [from_month, to_month, *whose]
+        link_sums = "".join(f", SUM(c{i})" for i in range(2 * len(windows)))
         sql = (
-            f"SELECT practitioner, period, kind, detail, flag, SUM(n){sums} FROM ({' UNION ALL '.join(parts)})"
+            f"SELECT practitioner, period, kind, detail, flag, SUM(n){link_sums} FROM ({' UNION ALL '.join(parts)})"
             " GROUP BY 1, 2, 3, 4, 5 HAVING SUM(n) > 0"
         )
         counts: dict[tuple[str, str], dict[CountKey, int]] = {}
