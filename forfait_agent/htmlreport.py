@@ -24,6 +24,7 @@ from .report import (
     fmt_projection,
     group_names,
     plain_tags,
+    points_word,
     targets,
 )
 from .rules import METRICS, Rules
@@ -197,6 +198,7 @@ def _practitioner_view(
         "short": view.short(ps.rpps),
         "gate_met": ps.gate_met,
         "points": fmt_points(ps.points),
+        "points_word": points_word(ps.points),
         "euros": fmt_eur(ps.euros),
         "max_points": fmt_points(ps.max_points),
         "max_euros": fmt_eur(ps.max_points * score.point_value_eur),

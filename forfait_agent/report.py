@@ -70,6 +70,11 @@ def fmt_points(value: float) -> str:
     return f"{value:,.1f}".replace(",", NNBSP).replace(".", ",")
 
 
+def points_word(value: float) -> str:
+    """French counts below two in the singular: « 0 point », « 1,5 point », « 2 points »."""
+    return "point" if abs(value) < 2 else "points"
+
+
 def fmt_eur(value: float) -> str:
     """2940 → '2 940 €'; cents only when there are some."""
     if float(value).is_integer():
@@ -430,7 +435,7 @@ def render_practitioner(
     console.print(header)
     total = Text()
     earned = "Résultat" if finished and score.as_of >= date(score.year, 12, 31) else "Total"
-    total.append(f"{earned} : {fmt_points(ps.points)} points = {fmt_eur(ps.euros)}", style="bold")
+    total.append(f"{earned} : {fmt_points(ps.points)} {points_word(ps.points)} = {fmt_eur(ps.euros)}", style="bold")
     total.append(f" (maximum {fmt_points(ps.max_points)} points = {fmt_eur(ps.max_points * score.point_value_eur)})")
     console.print(total)
     for line in doubts(ps, score.point_value_eur):

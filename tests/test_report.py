@@ -30,6 +30,11 @@ def fmt_int(value: float) -> str:
     return f"{round(value):,}".replace(",", "\u202f")
 
 
+def points_word(value: float) -> str:
+    """French: below two, the singular (« 0 point », « 1,5 point »)."""
+    return "point" if value < 2 else "points"
+
+
 def chromium() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     if found:
@@ -269,7 +274,7 @@ def test_terminal_score_fits_the_width_and_shows_every_label_and_value(demo_repo
     labels = {i["id"]: i["label"] for i in rules["indicators"]}
     for p in score["practitioners"]:
         block = text[text.index(f"RPPS {p['rpps']}") :]
-        assert f"{fmt_int(p['points'])} points = {fmt_int(p['euros'])}\u202f€" in block
+        assert f"{fmt_int(p['points'])} {points_word(p['points'])} = {fmt_int(p['euros'])}\u202f€" in block
         for ind in p["indicators"]:
             assert labels[ind["id"]] in block
         for metric in ("teletransmission", "dmp", "eprescription", "teleservice:dsg"):
@@ -310,3 +315,14 @@ def test_amounts_are_never_cut_at_their_no_break_spaces(home: Path, columns: int
     lines = out.splitlines()
     for amount in ("885 pts", "6\u202f195\u202f€", "1\u202f385 pts", "9\u202f695\u202f€", "2\u202f940\u202f€"):
         assert any(amount in line for line in lines), (amount, out)
+
+
+def test_totals_say_point_in_the_singular_below_two(demo_report):
+    """French: « 0 point », « 1,5 point », « 2 points » (the demo's third doctor misses the socle)."""
+    demo, html, score = demo_report
+    assert any(p["points"] == 0 for p in score["practitioners"])
+    out = cli(demo, "score", env={"COLUMNS": "120"}).stdout
+    assert "Total : 0 point = 0\u202f€" in out and "Total : 420 points" in out
+    assert not re.search(r"(?<![\d,\u202f])0 points", out)
+    page = html.read_text(encoding="utf-8")
+    assert re.search(r'data-field="points">0</span> point = ', page)
