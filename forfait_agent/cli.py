@@ -333,6 +333,17 @@ def _dispatch(args: argparse.Namespace) -> int:
         raise InputError(str(exc)) from exc
     except BrokenPipeError:
         raise  # the reader of our output went away (`| findstr`, `| head`): not a file error
+    except sqlite3.DatabaseError as exc:
+        from .lifecycle import is_damage
+        from .store import DB_FILE
+
+        app.log.exception("command_failed", command=args.command)
+        if not is_damage(exc):
+            raise InputError(f"erreur d'accès aux fichiers : {exc}") from exc
+        raise InputError(
+            f"{app.home / DB_FILE} : base de données endommagée ({exc}) ; « scan » ou l'agent (« run ») la mettront"
+            " de côté et la reconstruiront en relisant les fichiers surveillés, déclarations comprises"
+        ) from exc
     except (OSError, sqlite3.Error) as exc:  # disk full, permissions, a locked database…
         app.log.exception("command_failed", command=args.command)
         detail = os_error(exc) if isinstance(exc, OSError) else str(exc)

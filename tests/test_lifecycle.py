@@ -179,3 +179,26 @@ def test_backup_refuses_to_overwrite_and_restore_refuses_what_is_not_a_backup(ho
     proc = cli(home, "restore", str(existing), check=False)
     assert proc.returncode == 2 and "sauvegarde" in proc.stderr
     assert query(home / DB_FILE, "PRAGMA quick_check") == [("ok",)]
+
+
+def test_a_read_only_command_on_a_damaged_store_says_what_will_repair_it(home: Path, cabinet: Path):
+    """`status` and `score` do not check the whole file (run and scan do); when they meet a damaged
+    page they say in French that the store is damaged and that scan or the agent rebuild it."""
+    append(cabinet / "journal.jsonl", 0, 40)
+    cli(home, "scan", str(cabinet))
+    db = home / DB_FILE
+    with sqlite3.connect(db) as con:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        root = con.execute("SELECT rootpage FROM sqlite_master WHERE name = 'counts'").fetchone()[0]
+        page = con.execute("PRAGMA page_size").fetchone()[0]
+    con.close()
+    data = bytearray(db.read_bytes())
+    data[(root - 1) * page : root * page] = b"\xa5" * page  # the per-day counts' page only
+    db.write_bytes(bytes(data))
+    for command in (["status"], ["score", "--year", "2026", "--as-of", "2026-12-31"]):
+        proc = cli(home, *command, check=False)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert "base de données endommagée" in proc.stderr and "reconstruiront" in proc.stderr, proc.stderr
+        assert "erreur d'accès aux fichiers" not in proc.stderr
+    cli(home, "scan", str(cabinet))
+    assert events(home) == 40
