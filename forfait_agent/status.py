@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -68,13 +69,10 @@ class DocumentFinder:
     def _hashed(self, folder: str) -> dict[str, os.stat_result]:
         if folder not in self._folders:
             found: dict[str, os.stat_result] = {}
-            try:
-                with os.scandir(folder) as entries:
-                    for entry in entries:
-                        if entry.is_file():
-                            found[f"{HASHED_PREFIX}{self.hasher(path_text(entry.name))}"] = entry.stat()
-            except OSError:  # gone, unreadable, or a folder name the privacy gate masked
-                pass
+            with suppress(OSError), os.scandir(folder) as entries:  # gone, unreadable, or a name the gate masked
+                for entry in entries:
+                    if entry.is_file():
+                        found[f"{HASHED_PREFIX}{self.hasher(path_text(entry.name))}"] = entry.stat()
             self._folders[folder] = found
         return self._folders[folder]
 
