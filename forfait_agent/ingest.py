@@ -786,7 +786,6 @@ class Ingestor:
                 rows.extend(item_rows)
                 declarations.extend(item_declarations)
             if not careful:
-                rows.sort(key=_row_key)  # B-tree locality: inserts in key order are much faster (stable sort)
                 new = self.store.insert_events(rows) + self.store.insert_declarations(declarations)
             self.store.quarantine([*bad, *failed])
             self.store.set_meta("last_ingest", datetime.now(UTC).isoformat(timespec="seconds"))
@@ -883,10 +882,6 @@ def _paused_message(adapter: str, pause: Pause) -> str:
         f"adaptateur « {adapter} » en pause après des erreurs répétées, nouvel essai dans {pause.seconds:g} s"
         f" (dernière erreur : {pause.reason})"
     )
-
-
-def _row_key(row: EventRow) -> tuple[str, str]:
-    return row[0], row[1]
 
 
 def iter_files(
