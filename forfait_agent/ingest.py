@@ -29,6 +29,7 @@ from pydantic import ValidationError
 
 from .adapter import SNIFF_BYTES, Adapter, Record, RecordError, SourceContext
 from .adapters.jsonl import JsonlAdapter
+from .canonical_rows import CanonicalRows
 from .events import EVENT_ADAPTER, Declaration, Event, EventBase, french_message, parse_event
 from .fileio import long_path, open_shared, open_source
 from .filesystem import path_text, showable
@@ -223,6 +224,7 @@ class _Parsed:
     offset: int
     line_no: int | None
     events: list[Event]
+    row: EventRow | None = None  # a canonical line's row, built at once (canonical_rows.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +261,7 @@ class Ingestor:
         self.store = store
         self.adapters = dict(adapters)
         self.hasher = hasher
+        self._canonical_rows = CanonicalRows(hasher)
         self.log = log
         self.failure_threshold = failure_threshold
         self.record_timeout = record_timeout
@@ -517,7 +520,11 @@ class Ingestor:
     ) -> None:
         parsed: list[_Parsed] = []
         bad: list[QuarantineItem] = []
-        todo = self._canonical_fast_path(batch, parsed) if isinstance(adapter, JsonlAdapter) else batch
+        if isinstance(adapter, JsonlAdapter):
+            known = self.store.position(key, adapter.name)  # rows carry the file's id (checked when stored)
+            todo = self._canonical_fast_path(batch, parsed, known.id if known else None)
+        else:
+            todo = batch
         records = [line.record(path, context) for line in todo if line.error is None]
         outcomes: list[list[Event] | Exception] = []
         done = first = 0  # records classified; index in `records` of outcomes[0]
@@ -558,19 +565,27 @@ class Ingestor:
         self._write(adapter.name, key, parsed, bad, result, position)
         result.records += len(batch)
 
-    def _canonical_fast_path(self, batch: list[Line | Chunk], parsed: list[_Parsed]) -> list[Line | Chunk]:
+    def _canonical_fast_path(
+        self, batch: list[Line | Chunk], parsed: list[_Parsed], file_id: int | None
+    ) -> list[Line | Chunk]:
         """The built-in canonical adapter's common case, without a Record, a worker thread or an
-        outcome per line: each line's text goes straight to pydantic-core, and a valid event
-        becomes a parsed record at once. Whatever else (an invalid line, one that needs the
-        default practitioner, a framing error) is returned, in order, for the general path —
-        so quarantine reasons and messages are exactly those of `JsonlAdapter.parse`. The
-        batch itself is untouched: it still decides the committed position."""
+        outcome per line: a plain line becomes its store row at once (canonical_rows.py), any
+        other valid line an event straight from pydantic-core. Whatever else (an invalid line,
+        one that needs the default practitioner, a framing error) is returned, in order, for the
+        general path — so quarantine reasons and messages are exactly those of
+        `JsonlAdapter.parse`. The batch itself is untouched: it still decides the committed position."""
         rest: list[Line | Chunk] = []
         validate = EVENT_ADAPTER.validate_json
+        plain_row = self._canonical_rows.row
+        purged = None if self.purged_before is None else day_number(self.purged_before)
         for line in batch:
             text = line.text if isinstance(line, Line) else None
             if text is None or line.error is not None:
                 rest.append(line)
+                continue
+            row = plain_row(text, file_id, purged)
+            if row is not None:
+                parsed.append(_Parsed(line.offset, line.line_no, [], row))
                 continue
             try:
                 event = validate(text)
@@ -772,7 +787,11 @@ class Ingestor:
             declarations: list[DeclarationRow] = []
             for item in parsed:
                 try:
-                    item_rows, item_declarations = self._rows(item.events, file_id)
+                    if item.row is None:
+                        item_rows, item_declarations = self._rows(item.events, file_id)
+                    else:
+                        row = item.row
+                        item_rows, item_declarations = [row if row[8] == file_id else (*row[:8], file_id)], []
                     if careful:
                         with self.store.savepoint():
                             new += self.store.insert_events(item_rows)
@@ -782,7 +801,7 @@ class Ingestor:
                         raise  # disk full, I/O error…: not this record's doing
                     failed.append(self._quarantine_item(adapter, key, item.offset, item.line_no, exc, internal=True))
                     continue
-                stored += len(item.events)  # an event of a purged year counts as known
+                stored += len(item.events) if item.row is None else 1  # an event of a purged year counts as known
                 rows.extend(item_rows)
                 declarations.extend(item_declarations)
             if not careful:
