@@ -13,7 +13,7 @@ takes the full path, so what is stored or quarantined never depends on which pat
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, StrictStr, StringConstraints, TypeAdapter
@@ -24,9 +24,9 @@ from .events import (
     DmpDocument,
     Fse,
     Fsp,
+    ParisDatetime,
     Prescription,
     Teleservice,
-    _paris,
     normalize_patient,
 )
 from .privacy import Hasher
@@ -42,7 +42,8 @@ class _Plain(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True, defer_build=True)
 
-    at: Annotated[datetime, Strict()]  # a JSON string only: a bare number is for the full path to refuse
+    # Kept as the text: its Paris day is computed once per distinct text, by the full path's own type.
+    at: Annotated[str, Strict(), StringConstraints(strip_whitespace=False)]
     practitioner: Annotated[str, StringConstraints(pattern=rf"^([0-9]{{11}}|{UNKNOWN_PRACTITIONER})$")]
     patient: Annotated[StrictStr, Field(min_length=1, max_length=512)] | None = None
 
@@ -71,6 +72,7 @@ class _Teleservice(_Plain, Teleservice):
     pass
 
 
+_PARIS_DATETIME: TypeAdapter[Any] = TypeAdapter(ParisDatetime, config=ConfigDict(defer_build=True))
 LEAN_ADAPTER: TypeAdapter[Any] = TypeAdapter(
     Annotated[
         _Consultation | _Fse | _Fsp | _Prescription | _DmpDocument | _Teleservice,
@@ -87,7 +89,7 @@ class CanonicalRows:
         self._hasher = hasher
         self._validate = LEAN_ADAPTER.validate_json
         self._patients: dict[str, int] = {}
-        self._days: dict[datetime, int] = {}
+        self._days: dict[str, int] = {}
 
     def row(self, text: str, file_id: int | None, purged_before: int | None = None) -> EventRow | None:
         """The row the full path would store for this line, or None: then the full path reads
@@ -111,12 +113,12 @@ class CanonicalRows:
         kind, detail, flag = count_key(event)
         return (kind, event.id, event.practitioner, day, key, detail, flag, None, file_id)
 
-    def _day(self, at: datetime) -> int | None:
+    def _day(self, at: str) -> int | None:
         day = self._days.get(at)
         if day is None:
-            try:
-                day = _paris(at).toordinal() - EPOCH_ORDINAL
-            except ValueError:  # beyond the calendar in Paris: refused by the full path
+            try:  # exactly as the event models read it (a str is hashed far faster than a datetime)
+                day = _PARIS_DATETIME.validate_json(json.dumps(at)).toordinal() - EPOCH_ORDINAL
+            except ValueError:  # not a date the full path takes (pydantic's error is a ValueError)
                 return None
             self._remember(self._days, at, day)
         return day
