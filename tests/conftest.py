@@ -31,6 +31,19 @@ def frozen_today() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def venv_not_on_path() -> Iterator[None]:
+    """The commands the CLI suggests depend on what PATH finds (`python -m forfait_agent` when the
+    virtualenv is activated, its full path otherwise): tests expect the latter, so the suite
+    gives the same verdict whether or not the developer activated the virtualenv."""
+    bin_dir = os.path.realpath(os.path.dirname(sys.executable))
+    kept = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and os.path.realpath(p) != bin_dir]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", os.pathsep.join(kept))
+        patch.delenv("VIRTUAL_ENV", raising=False)
+        yield
+
+
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     path = tmp_path / "home"
