@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -114,7 +114,9 @@ def test_links_match_a_brute_force_reading_whatever_the_order(tmp_path_factory, 
         for start, stop in zip([0, *cut], [*cut, len(order)], strict=True):
             batch = order[start:stop]
             with store.transaction():
-                store.insert_events([e.row("inconnu" if e.id in late else None) for e in batch])
+                # The same id twice in one batch (a line repeated with another day): the first wins.
+                again = [replace(e, day=e.day + timedelta(3)).row() for e in batch[:1]]
+                store.insert_events([e.row("inconnu" if e.id in late else None) for e in batch] + again)
                 store.insert_events([e.row() for e in batch[:1]])  # a copy read again: ignored
         with store.transaction():
             store.reattribute(RPPS_A)
