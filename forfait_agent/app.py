@@ -20,6 +20,7 @@ from .rules import RuleBook
 from .store import Store
 
 if TYPE_CHECKING:
+    from .cache import Cache
     from .config import Settings
     from .ingest import Ingestor
     from .plugins import Plugins
@@ -98,7 +99,7 @@ class App:
     def settings(self) -> Settings:
         from .config import load_settings
 
-        return load_settings(self.config_path)
+        return load_settings(self.config_path, cache=self.cache)
 
     @cached_property
     def log(self) -> Any:
@@ -143,8 +144,14 @@ class App:
         return plugins
 
     @cached_property
+    def cache(self) -> Cache:
+        from .cache import CACHE_DIR, Cache
+
+        return Cache(self.home / CACHE_DIR)
+
+    @cached_property
     def rulebook(self) -> RuleBook:
-        return RuleBook(self.home / "rules")
+        return RuleBook(self.home / "rules", self.cache)
 
     @cached_property
     def ingestor(self) -> Ingestor:

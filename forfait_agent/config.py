@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .adapter import SourceContext
-from .events import Rpps, french_message
+from .vocab import Rpps, french_message, normalize_rpps
+
+if TYPE_CHECKING:
+    from .adapter import SourceContext
+    from .cache import Cache
 
 
 class WatchedFolder(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Validators built on first use: a command whose settings are cached never builds them.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     path: Path
     adapter: str | None = None
@@ -30,7 +35,7 @@ ENV_PREFIX = "FORFAIT_AGENT_"
 class Settings(BaseModel):
     """The user's configuration. Every field can also come from FORFAIT_AGENT_<NAME>."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     default_practitioner: Rpps | None = None
     # Identity found in a record (MSS sender address, LGC login…) → RPPS, lower-case keys.
@@ -52,6 +57,8 @@ class Settings(BaseModel):
 
     def context(self, folder: WatchedFolder | None = None, practitioner: str | None = None) -> SourceContext:
         """Attribution settings for records from `folder` (a one-shot `--practitioner` wins)."""
+        from .adapter import SourceContext
+
         default = practitioner or (folder.practitioner if folder else None) or self.default_practitioner
         return SourceContext(
             default_practitioner=default,
@@ -85,23 +92,71 @@ def environment_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     return found
 
 
-def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
+def load_settings(path: Path, environ: Mapping[str, str] | None = None, cache: Cache | None = None) -> Settings:
     """Read the TOML file if it exists; FORFAIT_AGENT_* environment variables override it.
+    With a `cache`, settings validated before from the same file and variables are not
+    validated again (see cache.py).
 
     Plain tomllib and pydantic: pydantic-settings did the same, but importing it cost 145 ms of
     the 250 ms a cold `score` may take."""
     try:
-        values: dict[str, Any] = {}
-        if path.is_file():
-            with path.open("rb") as handle:
-                values = tomllib.load(handle)
-        values.update(environment_overrides(os.environ if environ is None else environ))
-        return Settings.model_validate(values)
+        data = path.read_bytes() if path.is_file() else None
+        values: dict[str, Any] = {} if data is None else tomllib.loads(data.decode())
+        overrides = environment_overrides(os.environ if environ is None else environ)
+        values.update(overrides)
+        key = None if cache is None else _cache_key(path, data, overrides)
+        if cache is not None and key is not None:
+            cached = cache.get(SETTINGS_ENTRY, key, (Settings, WatchedFolder))
+            if isinstance(cached, Settings):
+                return _with_private(cached, values)
+        settings = Settings.model_validate(values)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} : TOML invalide ({exc})") from exc
     except ValidationError as exc:
         lines = [f"{path} : configuration invalide"]
         for err in exc.errors(include_url=False):
-            key = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in err["loc"]).replace(".[", "[")
-            lines.append(f"  - {key or '(racine)'} : {french_message(err)}")
+            loc = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in err["loc"]).replace(".[", "[")
+            lines.append(f"  - {loc or '(racine)'} : {french_message(err)}")
         raise ConfigError("\n".join(lines)) from exc
+    if cache is not None and key is not None:
+        cache.put(SETTINGS_ENTRY, key, _without_private(settings))
+    return settings
+
+
+SETTINGS_ENTRY = "settings.pickle"
+
+
+def _private(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields never copied into the cache, as validation makes them from `values` known to
+    validate: identities (mail addresses, logins) and plugin options (a token) stay where the
+    user put them, maybe outside the data folder; a cached entry gets them back from there."""
+    return {
+        "practitioners": {key: normalize_rpps(rpps) for key, rpps in values.get("practitioners", {}).items()},
+        "plugins": {name: dict(options) for name, options in values.get("plugins", {}).items()},
+    }
+
+
+def _without_private(settings: Settings) -> Settings:
+    kept = settings.model_copy()
+    kept.__dict__.update(_private({}))  # emptied; which fields were set is unchanged
+    return kept
+
+
+def _with_private(cached: Settings, values: Mapping[str, Any]) -> Settings:
+    settings = cached.model_copy()
+    settings.__dict__.update(_private(values))
+    return settings
+
+
+def _cache_key(path: Path, data: bytes | None, overrides: Mapping[str, Any]) -> tuple[object, ...] | None:
+    """What validated settings depend on: the file (or its absence), the variables that
+    override it, this module and the RPPS check (vocab); None when that cannot be known."""
+    from . import vocab
+    from .cache import code_key, file_key
+
+    code = code_key([sys.modules[__name__], vocab])
+    try:
+        source = ("absent", str(path)) if data is None else file_key(path, data)
+    except OSError:
+        return None
+    return None if code is None else (code, source, json.dumps(overrides, sort_keys=True))

@@ -14,9 +14,9 @@ from rich.table import Table
 from rich.text import Text
 
 from .declaration import DeclarationSheet, campaign, declare_command
-from .events import UNKNOWN_PRACTITIONER
 from .rules import METRICS, AllCondition, Condition, CountCondition, MeanCondition, RateCondition, Rules
 from .scoring import IndicatorResult, MetricValue, Missing, PractitionerScore, Score
+from .vocab import UNKNOWN_PRACTITIONER
 
 # French typography: a narrow no-break space groups digits and precedes « € » and « % ». Streams
 # that cannot encode it (cp1252, cp850 consoles) get a plain space from the output layer.

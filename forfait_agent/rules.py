@@ -6,12 +6,13 @@ to the built-in ones.
 
 from __future__ import annotations
 
+import sys
 import tomllib
 from datetime import date
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -24,8 +25,11 @@ from pydantic import (
     model_validator,
 )
 
-from .events import SERVICES, french_message
 from .tally import LINK_HORIZON_DAYS
+from .vocab import SERVICES, french_message
+
+if TYPE_CHECKING:
+    from .cache import Cache
 
 BASE_METRICS = (
     "teletransmission",
@@ -56,7 +60,7 @@ MetricId = Annotated[str, AfterValidator(_check_metric)]
 
 
 class _Cond(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     def metrics(self) -> tuple[str, ...]:
         """Metrics this condition depends on, in order, without duplicates."""
@@ -154,11 +158,10 @@ Condition = Annotated[
         custom_error_message="une condition contient l'une de ces clés : min_rate, min_count, mean_of, all, declared",
     ),
 ]
-AllCondition.model_rebuild()
 
 
 class Group(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     id: str
     label: str
@@ -171,7 +174,7 @@ class Group(BaseModel):
 class Variant(BaseModel):
     """Another reading of an indicator where the official texts are silent or ambiguous."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     label: str = Field(min_length=3)  # French: which reading this encodes
     condition: Condition
@@ -180,7 +183,7 @@ class Variant(BaseModel):
 
 
 class Indicator(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     id: str = Field(pattern=r"^[a-z0-9_:\-]+$")
     group: str
@@ -200,7 +203,7 @@ class Indicator(BaseModel):
 class Rules(BaseModel):
     """One year's rules. Points are floats because 2023–2025 téléservices are worth 22.5."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     year: int = Field(ge=2017, le=2100)
     scheme: Literal["forfait_structure", "donum"]
@@ -303,17 +306,54 @@ def parse_rules(text: str, origin: str) -> Rules:
         raise RulesError("\n".join(lines)) from exc
 
 
-def load_rules_file(path: Path) -> Rules:
+def load_rules_file(path: Path, cache: Cache | None = None) -> Rules:
+    """Read and validate a rules file; with a `cache`, a file validated before is not validated again."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         from .french import os_error
 
         raise RulesError(f"{path} : lecture impossible : {os_error(exc)}") from exc
-    rules = parse_rules(text, str(path))
+    entry, key = f"rules-{path.stem}.pickle", None if cache is None else _cache_key(path, data)
+    if cache is not None and key is not None:
+        cached = cache.get(entry, key, RULES_MODELS)
+        if isinstance(cached, Rules):
+            return cached
+    from .cache import read_text
+
+    rules = parse_rules(read_text(data), str(path))
     if path.stem.isdigit() and int(path.stem) != rules.year:
         raise RulesError(f"{path} : year = {rules.year} ne correspond pas au nom du fichier")
+    if cache is not None and key is not None:
+        cache.put(entry, key, rules)
     return rules
+
+
+# The classes a validated Rules is made of: all its cache entry may hold.
+RULES_MODELS = (
+    Rules,
+    Group,
+    Indicator,
+    Variant,
+    RateCondition,
+    CountCondition,
+    MeanCondition,
+    AllCondition,
+    DeclaredCondition,
+)
+
+
+def _cache_key(path: Path, data: bytes) -> tuple[object, ...] | None:
+    """What a rules file's validation depends on: its bytes, this module, the metric names
+    (vocab) and the link horizon (tally); None when that cannot be known (no caching)."""
+    from . import tally, vocab
+    from .cache import code_key, file_key
+
+    code = code_key([sys.modules[__name__], vocab, tally])
+    try:
+        return None if code is None else (code, file_key(path, data))
+    except OSError:
+        return None
 
 
 def builtin_rules_dir() -> Path:
@@ -325,10 +365,12 @@ def builtin_rules_dir() -> Path:
 
 
 class RuleBook:
-    """Every known year: built-in files, overridden or extended by the user's rules folder."""
+    """Every known year: built-in files, overridden or extended by the user's rules folder.
+    With a `cache`, each file is validated once, not at every command (see cache.py)."""
 
-    def __init__(self, user_dir: Path | None = None) -> None:
+    def __init__(self, user_dir: Path | None = None, cache: Cache | None = None) -> None:
         self.user_dir = user_dir
+        self.cache = cache
         self._paths: dict[int, Path] = {}
         for directory in (builtin_rules_dir(), user_dir):
             if directory is None or not directory.is_dir():
@@ -349,5 +391,5 @@ class RuleBook:
             known = ", ".join(str(y) for y in self.years())
             raise RulesError(f"aucune règle pour l'année {year} (années connues : {known})")
         if year not in self._cache:
-            self._cache[year] = load_rules_file(self._paths[year])
+            self._cache[year] = load_rules_file(self._paths[year], self.cache)
         return self._cache[year]

@@ -11,9 +11,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .events import UNKNOWN_PRACTITIONER, Event
 from .rules import (
     LINKED_METRICS,
     METRICS,
@@ -25,8 +24,11 @@ from .rules import (
     RateCondition,
     Rules,
 )
-from .scorejson import ScoreJson
 from .tally import CountKey, Counts, Link, Tally
+from .vocab import UNKNOWN_PRACTITIONER
+
+if TYPE_CHECKING:
+    from .events import Event
 
 
 def count_key(event: Event) -> CountKey:
@@ -282,6 +284,8 @@ class Score:
             "gate_points": _num(self.gate_points),
             "practitioners": [p.as_json() for p in self.practitioners],
         }
+        from .scorejson import ScoreJson  # only `score --json`, score.json and the hook need it
+
         return ScoreJson.model_validate(data).model_dump(mode="json", exclude_unset=True)
 
 
