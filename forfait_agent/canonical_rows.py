@@ -14,6 +14,8 @@ takes the full path, so what is stored or quarantined never depends on which pat
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, StrictStr, StringConstraints, TypeAdapter
@@ -42,8 +44,12 @@ class _Plain(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True, defer_build=True)
 
-    # Kept as the text: its Paris day is computed once per distinct text, by the full path's own type.
-    at: Annotated[str, Strict(), StringConstraints(strip_whitespace=False)]
+    # The text of a JSON line, or the datetime an adapter built: its Paris day is computed once
+    # per distinct value, by the full path's own type.
+    at: Annotated[
+        Annotated[str, Strict(), StringConstraints(strip_whitespace=False)] | Annotated[datetime, Strict()],
+        Field(union_mode="left_to_right"),
+    ]
     practitioner: Annotated[str, StringConstraints(pattern=rf"^([0-9]{{11}}|{UNKNOWN_PRACTITIONER})$")]
     patient: Annotated[StrictStr, Field(min_length=1, max_length=512)] | None = None
 
@@ -83,24 +89,33 @@ LEAN_ADAPTER: TypeAdapter[Any] = TypeAdapter(
 
 
 class CanonicalRows:
-    """Turns plain canonical lines into store rows; `row` answers None for any other line."""
+    """Turns plain events into store rows; `row` and `row_of` answer None for any other."""
 
     def __init__(self, hasher: Hasher) -> None:
         self._hasher = hasher
-        self._validate = LEAN_ADAPTER.validate_json
         self._patients: dict[str, int] = {}
-        self._days: dict[str, int] = {}
+        self._days: dict[str | datetime, int] = {}
 
-    def row(self, text: str, file_id: int | None, purged_before: int | None = None) -> EventRow | None:
-        """The row the full path would store for this line, or None: then the full path reads
-        it (and explains it if it is wrong). `purged_before`: a day number before which events
-        are not stored (retention), left to the full path too."""
+    def row(self, text: str) -> EventRow | None:
+        """The row the full path would store for this canonical line (its file id is set when
+        it is stored), or None: then the full path reads it, and explains it if it is wrong."""
         try:
-            event = self._validate(text)
+            event = LEAN_ADAPTER.validate_json(text)
         except Exception:  # noqa: BLE001 - whatever the reason, the full path decides
             return None
+        return self._row(event)
+
+    def row_of(self, data: Mapping[str, Any]) -> EventRow | None:
+        """The same for a mapping an adapter returned."""
+        try:
+            event = LEAN_ADAPTER.validate_python(data)
+        except Exception:  # noqa: BLE001 - whatever the reason, the full path decides
+            return None
+        return self._row(event)
+
+    def _row(self, event: Any) -> EventRow | None:
         day = self._day(event.at)
-        if day is None or (purged_before is not None and day < purged_before):
+        if day is None:
             return None
         patient = event.patient
         key = None
@@ -111,16 +126,20 @@ class CanonicalRows:
                     return None
                 key = self._remember(self._patients, patient, hash64(self._hasher(normalize_patient(patient))))
         kind, detail, flag = count_key(event)
-        return (kind, event.id, event.practitioner, day, key, detail, flag, None, file_id)
+        return (kind, event.id, event.practitioner, day, key, detail, flag, None, None)
 
-    def _day(self, at: str) -> int | None:
+    def _day(self, at: str | datetime) -> int | None:
         day = self._days.get(at)
         if day is None:
             try:  # exactly as the event models read it (a str is hashed far faster than a datetime)
-                day = _PARIS_DATETIME.validate_json(json.dumps(at)).toordinal() - EPOCH_ORDINAL
+                when = (
+                    _PARIS_DATETIME.validate_json(json.dumps(at))
+                    if isinstance(at, str)
+                    else _PARIS_DATETIME.validate_python(at)
+                )
             except ValueError:  # not a date the full path takes (pydantic's error is a ValueError)
                 return None
-            self._remember(self._days, at, day)
+            day = self._remember(self._days, at, when.toordinal() - EPOCH_ORDINAL)
         return day
 
     @staticmethod

@@ -223,8 +223,7 @@ class _Parsed:
 
     offset: int
     line_no: int | None
-    events: list[Event]
-    row: EventRow | None = None  # a canonical line's row, built at once (canonical_rows.py)
+    events: list[Event | EventRow]  # an event, or its row built at once (canonical_rows.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -520,13 +519,9 @@ class Ingestor:
     ) -> None:
         parsed: list[_Parsed] = []
         bad: list[QuarantineItem] = []
-        if isinstance(adapter, JsonlAdapter):
-            known = self.store.position(key, adapter.name)  # rows carry the file's id (checked when stored)
-            todo = self._canonical_fast_path(batch, parsed, known.id if known else None)
-        else:
-            todo = batch
+        todo = self._canonical_fast_path(batch, parsed) if isinstance(adapter, JsonlAdapter) else batch
         records = [line.record(path, context) for line in todo if line.error is None]
-        outcomes: list[list[Event] | Exception] = []
+        outcomes: list[list[Event | EventRow] | Exception] = []
         done = first = 0  # records classified; index in `records` of outcomes[0]
         for line in todo:
             if line.error is not None:
@@ -565,9 +560,7 @@ class Ingestor:
         self._write(adapter.name, key, parsed, bad, result, position)
         result.records += len(batch)
 
-    def _canonical_fast_path(
-        self, batch: list[Line | Chunk], parsed: list[_Parsed], file_id: int | None
-    ) -> list[Line | Chunk]:
+    def _canonical_fast_path(self, batch: list[Line | Chunk], parsed: list[_Parsed]) -> list[Line | Chunk]:
         """The built-in canonical adapter's common case, without a Record, a worker thread or an
         outcome per line: a plain line becomes its store row at once (canonical_rows.py), any
         other valid line an event straight from pydantic-core. Whatever else (an invalid line,
@@ -577,15 +570,14 @@ class Ingestor:
         rest: list[Line | Chunk] = []
         validate = EVENT_ADAPTER.validate_json
         plain_row = self._canonical_rows.row
-        purged = None if self.purged_before is None else day_number(self.purged_before)
         for line in batch:
             text = line.text if isinstance(line, Line) else None
             if text is None or line.error is not None:
                 rest.append(line)
                 continue
-            row = plain_row(text, file_id, purged)
+            row = plain_row(text)
             if row is not None:
-                parsed.append(_Parsed(line.offset, line.line_no, [], row))
+                parsed.append(_Parsed(line.offset, line.line_no, [row]))
                 continue
             try:
                 event = validate(text)
@@ -630,21 +622,30 @@ class Ingestor:
         result.records += 1
         self._write(adapter.name, key, parsed, bad, result, position)
 
-    @staticmethod
-    def _call(adapter: Adapter, record: Record) -> list[Event] | Exception:
+    def _call(self, adapter: Adapter, record: Record) -> list[Event | EventRow] | Exception:
+        """An adapter's events for one record: a plain mapping becomes its store row at once
+        (canonical_rows.py), any other is validated by the event models."""
+        row_of = self._canonical_rows.row_of
         try:
-            return [e if isinstance(e, EventBase) else parse_event(dict(e)) for e in adapter.parse(record)]
+            found: list[Event | EventRow] = []
+            for e in adapter.parse(record):
+                if isinstance(e, EventBase):
+                    found.append(e)
+                else:
+                    data = dict(e)
+                    found.append(row_of(data) or parse_event(data))
+            return found
         except Exception as exc:  # noqa: BLE001 - isolation: any adapter error is contained
             return _detached(exc)
         except BaseException as exc:  # noqa: BLE001 - sys.exit() in a plugin would end its worker thread silently
             return AdapterExit(f"l'adaptateur a voulu arrêter le programme ({type(exc).__name__})")
 
-    def _guarded(self, adapter: Adapter, records: list[Record]) -> list[list[Event] | Exception]:
+    def _guarded(self, adapter: Adapter, records: list[Record]) -> list[list[Event | EventRow] | Exception]:
         """Parse records on the adapter's worker thread, so that an adapter stuck on one record
         (an endless loop, a blocking call) costs `record_timeout` seconds and that record, never
         the agent. Returns one outcome per record; a hung record gets a TimeoutError and ends
         the list (the worker is abandoned: its thread is a daemon)."""
-        outcomes: list[list[Event] | Exception] = []
+        outcomes: list[list[Event | EventRow] | Exception] = []
         if not records:
             return outcomes
         done = threading.Event()
@@ -678,7 +679,7 @@ class Ingestor:
         key: str,
         record: Record,
         raw: str | None,
-        outcome: list[Event] | Exception,
+        outcome: list[Event | EventRow] | Exception,
         parsed: list[_Parsed],
         bad: list[QuarantineItem],
     ) -> None:
@@ -787,11 +788,7 @@ class Ingestor:
             declarations: list[DeclarationRow] = []
             for item in parsed:
                 try:
-                    if item.row is None:
-                        item_rows, item_declarations = self._rows(item.events, file_id)
-                    else:
-                        row = item.row
-                        item_rows, item_declarations = [row if row[8] == file_id else (*row[:8], file_id)], []
+                    item_rows, item_declarations = self._rows(item.events, file_id)
                     if careful:
                         with self.store.savepoint():
                             new += self.store.insert_events(item_rows)
@@ -801,7 +798,7 @@ class Ingestor:
                         raise  # disk full, I/O error…: not this record's doing
                     failed.append(self._quarantine_item(adapter, key, item.offset, item.line_no, exc, internal=True))
                     continue
-                stored += len(item.events) if item.row is None else 1  # an event of a purged year counts as known
+                stored += len(item.events)  # an event of a purged year counts as known
                 rows.extend(item_rows)
                 declarations.extend(item_declarations)
             if not careful:
@@ -810,13 +807,17 @@ class Ingestor:
             self.store.set_meta("last_ingest", datetime.now(UTC).isoformat(timespec="seconds"))
         return new, stored, failed
 
-    def _rows(self, events: list[Event], file_id: int) -> tuple[list[EventRow], list[DeclarationRow]]:
+    def _rows(self, events: list[Event | EventRow], file_id: int) -> tuple[list[EventRow], list[DeclarationRow]]:
         rows: list[EventRow] = []
         declarations: list[DeclarationRow] = []
+        purged = self.purged_before
         for event in events:
-            if isinstance(event, Declaration):
+            if isinstance(event, tuple):  # a row built already (canonical_rows.py)
+                if purged is None or event[3] >= day_number(purged):
+                    rows.append((*event[:8], file_id))
+            elif isinstance(event, Declaration):
                 declarations.append(self.declaration_row(event))
-            elif self.purged_before is None or event.at.date() >= self.purged_before:
+            elif purged is None or event.at.date() >= purged:
                 rows.append(self.event_row(event, file_id))
             # else: its year was purged down to counts, which already hold it
         return rows, declarations

@@ -9,14 +9,16 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from forfait_agent.app import App
 from forfait_agent.canonical_rows import CanonicalRows
-from forfait_agent.events import EVENT_ADAPTER
+from forfait_agent.events import EVENT_ADAPTER, parse_event
 from forfait_agent.privacy import SALT_FILE
 
 from .conftest import write_jsonl
@@ -114,7 +116,7 @@ def _full_row(app: App, text: str) -> tuple | None:
         return None
     if event.kind == "declaration":
         return None
-    return app.ingestor.event_row(event, 7)
+    return app.ingestor.event_row(event, None)
 
 
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -122,9 +124,53 @@ def _full_row(app: App, text: str) -> tuple | None:
 def test_lean_row_is_the_full_paths_row_or_nothing(home: Path, text: str) -> None:
     app = App(home)
     try:
-        lean = CanonicalRows(app.ingestor.hasher).row(text, 7)
+        lean = CanonicalRows(app.ingestor.hasher).row(text)
         if lean is not None:
             assert lean == _full_row(app, text), text
+    finally:
+        app.close()
+
+
+WHEN = [
+    datetime(2025, 1, 2, 8, 30),
+    datetime(2025, 12, 31, 23, 30, tzinfo=timezone(timedelta(hours=-5))),
+    datetime(2025, 3, 30, 2, 30),
+    datetime(2025, 6, 1, 12, 0, tzinfo=ZoneInfo("Europe/Paris")),
+    datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-12))),
+    datetime(1, 1, 1, 0, 0, tzinfo=timezone(timedelta(hours=14))),
+    date(2025, 6, 1),
+    "2025-06-01T12:00:00",
+    1700000000,
+    None,
+]
+
+
+@st.composite
+def mappings(draw: st.DrawFn) -> dict:
+    """What an adapter may return: Python values of any type, mostly well formed."""
+    kind = draw(st.sampled_from(KINDS))
+    data: dict = {"kind": kind, "id": draw(st.sampled_from(["F1", " F1 ", "", 7])), "at": draw(st.sampled_from(WHEN))}
+    data["practitioner"] = draw(st.sampled_from(["20000000000", " 20000000000", "820000000000", b"20000000000", 2]))
+    if draw(st.booleans()):
+        data["patient"] = draw(st.sampled_from([*PATIENT, b"279035121518989"]))
+    extra = {"fse": {"vitale": "apcv"}, "prescription": {"electronic": True}, "teleservice": {"service": "aat"}}
+    data |= extra.get(kind, {})
+    if kind == "teleservice":
+        data["online"] = draw(st.sampled_from([True, 1, "true"]))
+    for key in draw(st.sets(st.sampled_from(sorted(OPTIONAL)), max_size=2)):
+        data[key] = draw(st.one_of(OPTIONAL[key], st.sampled_from([1, 0, 1.0, None])))
+    return data
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=mappings())
+def test_an_adapters_mapping_gives_the_full_paths_row_or_nothing(home: Path, data: dict) -> None:
+    app = App(home)
+    try:
+        lean = CanonicalRows(app.ingestor.hasher).row_of(data)
+        if lean is not None:
+            event = parse_event(dict(data))
+            assert lean == app.ingestor.event_row(event, None), data
     finally:
         app.close()
 
@@ -138,8 +184,8 @@ def test_plain_lines_do_take_the_lean_path(home: Path) -> None:
         for kind, extra in plain.items():
             record = {"kind": kind, "id": "X1", "at": "2025-01-02T08:30:00", "practitioner": "20000000000"}
             text = json.dumps(record | {"patient": "279035121518989"} | extra)
-            assert rows.row(text, 1) is not None
-            assert rows.row(text, 1) == _full_row(app, text)[:8] + (1,)
+            assert rows.row(text) is not None
+            assert rows.row(text) == _full_row(app, text)
     finally:
         app.close()
 

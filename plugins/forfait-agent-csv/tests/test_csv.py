@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
@@ -10,6 +11,8 @@ from pathlib import Path
 import pytest
 from forfait_agent_csv import CsvAdapter, ProfileError, load_profile
 from forfait_agent_csv.profile import builtin_profiles_dir, parse_profile
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from forfait_agent import Record, RecordError, SourceContext
 from forfait_agent.testing import AdapterContract, agent_json, assert_events, feed
@@ -258,3 +261,21 @@ class TestPrescriptionsContract(AdapterContract):
     sample = Path(__file__).parent / "samples" / "prescriptions-2026-03.tsv"
     context = SourceContext(identities={"drmartin": "10101010101", "drbernard": "10202020202"})
     expected_count = 3
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.text(alphabet=';"\t,ab 1\r\n\0é', max_size=30), separator=st.sampled_from([";", "\t", ","]))
+def test_a_line_is_split_as_the_csv_module_splits_it(text: str, separator: str):
+    """The split without the csv module (lines with no quote) gives the csv module's cells, and
+    a line the csv module refuses is refused."""
+    adapter = fse_adapter()
+    adapter.profile = adapter.profile.model_copy(update={"separator": separator})
+    try:
+        expected: list[str] | None = next(csv.reader([text], delimiter=separator, quotechar='"'))
+    except (csv.Error, StopIteration):
+        expected = None
+    if expected is None:
+        with pytest.raises(RecordError):
+            adapter._split(text)
+    else:
+        assert adapter._split(text) == expected
