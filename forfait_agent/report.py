@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console
-from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -331,7 +331,30 @@ def _indicators(score: Score, ps: PractitionerScore, view: View, groups: Mapping
     return grid
 
 
-def _metrics_table(ps: PractitionerScore, goals: dict[str, Target], used: list[str], finished: bool) -> Table:
+METRICS_HEADERS = ("Usage", "Nombre", "Taux", "Seuil", "Progression", "Au 31/12")
+
+
+def _metrics_rows(
+    ps: PractitionerScore, goals: dict[str, Target], used: list[str], finished: bool
+) -> list[list[str | Text]]:
+    """The cells of the metrics table, one row per metric (no « Au 31/12 » once the year is over)."""
+    rows: list[list[str | Text]] = []
+    for metric_id in used:
+        value = ps.metrics[metric_id]
+        rate = None if value.rate is None else float(value.rate)
+        goal = goals.get(metric_id, Target())
+        row: list[str | Text] = [
+            METRIC_LABELS[metric_id],
+            f"{fmt_int(value.numerator)} / {fmt_int(value.denominator)}",
+            fmt_pct(rate),
+            goal.text,
+            _bar(rate, goal.min_rate, goal.reached(value)),
+        ]
+        rows.append(row if finished else [*row, fmt_projection(value)])
+    return rows
+
+
+def _metrics_table(rows: list[list[str | Text]], finished: bool) -> Table:
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold", padding=(0, 1))
     table.add_column("Usage", no_wrap=True)
     table.add_column("Nombre", justify="right", no_wrap=True)
@@ -340,19 +363,20 @@ def _metrics_table(ps: PractitionerScore, goals: dict[str, Target], used: list[s
     table.add_column("Progression", no_wrap=True)
     if not finished:
         table.add_column("Au 31/12", justify="right", no_wrap=True)
-    for metric_id in used:
-        value = ps.metrics[metric_id]
-        rate = None if value.rate is None else float(value.rate)
-        goal = goals.get(metric_id, Target())
-        row = [
-            METRIC_LABELS[metric_id],
-            f"{fmt_int(value.numerator)} / {fmt_int(value.denominator)}",
-            fmt_pct(rate),
-            goal.text,
-            _bar(rate, goal.min_rate, goal.reached(value)),
-        ]
-        table.add_row(*row, *([] if finished else [fmt_projection(value)]))
+    for row in rows:
+        table.add_row(*row)
     return table
+
+
+def _metrics_table_width(rows: list[list[str | Text]], finished: bool) -> int:
+    """The width the metrics table needs, as rich measures it (the maximum of its Measurement),
+    without building and measuring it (a tenth of a `score`): each of its columns is one line
+    per cell and never wraps, so it is its widest cell, plus one space of padding on each side
+    of the rule between two columns."""
+    headers = METRICS_HEADERS[: 5 if finished else 6]
+    columns = zip(headers, *rows, strict=True)
+    widths = [max(cell_len(cell.plain if isinstance(cell, Text) else cell) for cell in column) for column in columns]
+    return sum(widths) + 3 * (len(widths) - 1)
 
 
 def _metrics_stacked(ps: PractitionerScore, goals: dict[str, Target], used: list[str], finished: bool) -> Table:
@@ -453,10 +477,9 @@ def render_practitioner(
     used = [m for m in METRICS if any(m in i.metrics for i in ps.indicators)]
     if used:
         console.print(Text("Usages mesurés", style="bold"))
-        table = _metrics_table(ps, goals, used, finished)
-        unbounded = console.options.update_width(10_000)
-        if Measurement.get(console, unbounded, table).maximum <= console.width:
-            console.print(table)
+        rows = _metrics_rows(ps, goals, used, finished)
+        if _metrics_table_width(rows, finished) <= console.width:
+            console.print(_metrics_table(rows, finished))
             legend = "│ = seuil" + ("" if finished else " ; au 31/12 : volumes attendus au rythme actuel")
             console.print(Text(legend, style="dim"))
         else:

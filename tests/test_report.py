@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html as html_lib
+import io
 import json
 import os
 import re
@@ -14,6 +15,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.cells import cell_len
 
 from .conftest import RPPS_A, RPPS_B, TEST_INS, cli, ev, score_json, write_jsonl
@@ -326,3 +329,23 @@ def test_totals_say_point_in_the_singular_below_two(demo_report):
     assert not re.search(r"(?<![\d,\u202f])0 points", out)
     page = html.read_text(encoding="utf-8")
     assert re.search(r'data-field="points">0</span> point = ', page)
+
+
+_CELL = st.text(st.sampled_from("aé €%/·≈0123456789\u202f\u00a0│█░✔✘≥—漢🙂"), max_size=40)
+
+
+@settings(max_examples=150, deadline=None)
+@given(finished=st.booleans(), rows=st.lists(st.lists(_CELL, min_size=6, max_size=6), min_size=1, max_size=12))
+def test_the_metrics_table_is_as_wide_as_rich_measures_it(finished: bool, rows: list[list[str]]):
+    """The wide table or the stacked one is chosen from a width computed without rich: it must be
+    exactly rich's, or a table would be cut (or stacked for nothing) at some terminal width."""
+    from rich.console import Console
+    from rich.measure import Measurement
+    from rich.text import Text
+
+    from forfait_agent.report import _metrics_table, _metrics_table_width
+
+    cells = [[*row[:4], Text(row[4], style="green"), row[5]][: 5 if finished else 6] for row in rows]
+    console = Console(file=io.StringIO(), width=80)
+    measured = Measurement.get(console, console.options.update_width(10_000), _metrics_table(cells, finished))
+    assert _metrics_table_width(cells, finished) == measured.maximum
