@@ -1,7 +1,8 @@
 """One data folder's state, opened lazily: settings, logs, store, plugins, rules, scoring.
 
 Modules are imported where first needed: `score` never loads the plugins, the ingestion
-pipeline or the logging stack, which keeps its cold start short on an old PC.
+pipeline or the logging stack, `status` never the rules, which keeps their cold start short
+on an old PC.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from .paths import COMMANDS_LOG, config_path
-from .rules import RuleBook
 from .store import Store
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .config import Settings
     from .ingest import Ingestor
     from .plugins import Plugins
+    from .rules import RuleBook
     from .scoring import Score
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -151,6 +152,8 @@ class App:
 
     @cached_property
     def rulebook(self) -> RuleBook:
+        from .rules import RuleBook
+
         return RuleBook(self.home / "rules", self.cache)
 
     @cached_property

@@ -279,7 +279,6 @@ def _dispatch(args: argparse.Namespace) -> int:
     from .config import ConfigError
     from .french import os_error
     from .paths import AGENT_LOG, COMMANDS_LOG, ENV_CONFIG, data_dir
-    from .rules import RulesError
     from .store import StoreError
 
     if args.command == "rules" and args.rules_command == "check":
@@ -325,8 +324,6 @@ def _dispatch(args: argparse.Namespace) -> int:
             "restore": _restore,
         }[args.command]
         return handler(app, args)
-    except RulesError as exc:
-        raise UsageError(str(exc)) from exc
     except ConfigError as exc:
         raise InputError(str(exc)) from exc
     except StoreError as exc:
@@ -349,6 +346,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         detail = os_error(exc) if isinstance(exc, OSError) else str(exc)
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         raise InputError(f"erreur d'accès aux fichiers{where} : {detail}") from exc
+    except Exception as exc:
+        # A RulesError can only come from rules.py once a command has imported it: looking for
+        # it here does not import it (`status` never reads the rules).
+        rules = sys.modules.get(f"{__package__}.rules")
+        if rules is not None and isinstance(exc, rules.RulesError):
+            raise UsageError(str(exc)) from exc
+        raise
     finally:
         app.close()
 

@@ -17,7 +17,10 @@ import json
 import os
 import sys
 import unicodedata
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 ERRORS = "forfait-agent-fallback"
 
@@ -131,3 +134,12 @@ def setup_streams() -> None:
 def dumps_json(data: Any) -> str:
     """The machine contract's text: ASCII only (non-ASCII as \\u escapes), valid JSON in any code page."""
     return json.dumps(data, ensure_ascii=True, indent=2)
+
+
+def print_command(console: Console, command: str, indent: str = "  ") -> None:
+    """A command to copy, on a line of its own and never wrapped by us: pasted, it runs whole
+    (rich would cut it between words, and a terminal runs the first half on its own). Wider than
+    the terminal, it is folded by the terminal, which copies it back as one line."""
+    from rich.text import Text
+
+    console.print(Text(f"{indent}{command}", style="cyan"), soft_wrap=True)

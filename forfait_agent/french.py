@@ -1,10 +1,12 @@
-"""French for the messages people read that come from Python itself: argparse and OS errors."""
+"""French for the messages people read that come from Python itself (argparse and OS errors), and
+French typography for numbers, amounts and dates."""
 
 from __future__ import annotations
 
 import argparse
 import errno
 import re
+from datetime import date
 
 # argparse's own messages (its gettext msgids, Python 3.11–3.13) → French. argparse looks its `_`
 # and `ngettext` up at call time, so replacing them translates usage, help and errors alike.
@@ -108,3 +110,43 @@ def install_rich_wrapping() -> None:
     from rich import _wrap
 
     _wrap.re_word = _WORD
+
+
+# French typography: a narrow no-break space groups digits and precedes « € » and « % ». Streams
+# that cannot encode it (cp1252, cp850 consoles) get a plain space from the output layer.
+NNBSP = "\u202f"
+
+
+def fmt_int(value: float) -> str:
+    """5066 → '5 066' (narrow no-break space between groups of three digits)."""
+    return f"{round(value):,}".replace(",", NNBSP)
+
+
+def fmt_points(value: float) -> str:
+    if float(value).is_integer():
+        return fmt_int(value)
+    return f"{value:,.1f}".replace(",", NNBSP).replace(".", ",")
+
+
+def points_word(value: float) -> str:
+    """French counts below two in the singular: « 0 point », « 1,5 point », « 2 points »."""
+    return "point" if abs(value) < 2 else "points"
+
+
+def fmt_eur(value: float) -> str:
+    """2940 → '2 940 €'; cents only when there are some."""
+    if float(value).is_integer():
+        return f"{fmt_int(value)}{NNBSP}€"
+    whole = f"{value:,.2f}".replace(",", NNBSP).replace(".", ",")
+    return f"{whole}{NNBSP}€"
+
+
+def fmt_pct(rate: float | None) -> str:
+    if rate is None:
+        return "—"
+    text = f"{rate * 100:.1f}".replace(".", ",")
+    return f"{text.removesuffix(',0')}{NNBSP}%"
+
+
+def fmt_date(value: date) -> str:
+    return value.strftime("%d/%m/%Y")

@@ -13,14 +13,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from .console import print_command
 from .declaration import DeclarationSheet, campaign, declare_command
+from .french import NNBSP, fmt_date, fmt_eur, fmt_int, fmt_pct, fmt_points, points_word
 from .rules import METRICS, AllCondition, Condition, CountCondition, MeanCondition, RateCondition, Rules
 from .scoring import IndicatorResult, MetricValue, Missing, PractitionerScore, Score
 from .vocab import UNKNOWN_PRACTITIONER
-
-# French typography: a narrow no-break space groups digits and precedes « € » and « % ». Streams
-# that cannot encode it (cp1252, cp850 consoles) get a plain space from the output layer.
-NNBSP = "\u202f"
 
 METRIC_LABELS = {
     "teletransmission": "Télétransmission des feuilles de soins",
@@ -59,47 +57,12 @@ METRIC_UNITS = {
 assert set(METRIC_LABELS) == set(METRICS) == set(METRIC_UNITS)
 
 
-def fmt_int(value: float) -> str:
-    """5066 → '5 066' (narrow no-break space between groups of three digits)."""
-    return f"{round(value):,}".replace(",", NNBSP)
-
-
-def fmt_points(value: float) -> str:
-    if float(value).is_integer():
-        return fmt_int(value)
-    return f"{value:,.1f}".replace(",", NNBSP).replace(".", ",")
-
-
-def points_word(value: float) -> str:
-    """French counts below two in the singular: « 0 point », « 1,5 point », « 2 points »."""
-    return "point" if abs(value) < 2 else "points"
-
-
-def fmt_eur(value: float) -> str:
-    """2940 → '2 940 €'; cents only when there are some."""
-    if float(value).is_integer():
-        return f"{fmt_int(value)}{NNBSP}€"
-    whole = f"{value:,.2f}".replace(",", NNBSP).replace(".", ",")
-    return f"{whole}{NNBSP}€"
-
-
-def fmt_pct(rate: float | None) -> str:
-    if rate is None:
-        return "—"
-    text = f"{rate * 100:.1f}".replace(".", ",")
-    return f"{text.removesuffix(',0')}{NNBSP}%"
-
-
 def fmt_projection(value: MetricValue) -> str:
     """Where the counts end the year at the year-to-date pace: '≈ 2 600 / 4 200'."""
     if value.projected_rate is None and value.projected_denominator == 0:
         return "—"
     num, den = fmt_int(float(value.projected_numerator)), fmt_int(float(value.projected_denominator))
     return f"≈ {num} / {den}"
-
-
-def fmt_date(value: date) -> str:
-    return value.strftime("%d/%m/%Y")
 
 
 # Confidence tags of the rules files ([OFF], [SEC Orisha]…), in plain words for the doctor.
@@ -407,13 +370,6 @@ def _bullet(console: Console, body: Text) -> None:
     grid.add_column()
     grid.add_row("•", body)
     console.print(grid)
-
-
-def print_command(console: Console, command: str, indent: str = "  ") -> None:
-    """A command to copy, on a line of its own and never wrapped by us: pasted, it runs whole
-    (rich would cut it between words, and a terminal runs the first half on its own). Wider than
-    the terminal, it is folded by the terminal, which copies it back as one line."""
-    console.print(Text(f"{indent}{command}", style="cyan"), soft_wrap=True)
 
 
 def _print_actions(console: Console, actions_: list[Action], finished: bool) -> None:

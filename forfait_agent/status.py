@@ -19,9 +19,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from .console import print_command
 from .filesystem import path_text
+from .french import fmt_int
 from .reasons import REASONS_FR
-from .report import fmt_int, print_command
 from .vocab import PARIS
 
 HASHED_PREFIX = "h-"  # ingest stores per-document file names as h-<salted hash>
