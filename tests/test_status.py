@@ -59,3 +59,9 @@ def test_status_commands_to_copy_are_whole_lines_at_60_columns(home: Path, tmp_p
     assert [line for line in lines if len(line) > 60 and not line.startswith(launcher)] == []
     items = cli(home, "status", "--quarantaine", env={"COLUMNS": "60"}).stdout
     assert "…" not in items and "journal.jsonl" in items  # a long path is folded, never cut
+
+
+def test_text_is_printed_as_written_never_as_emoji(tmp_path: Path):
+    home = tmp_path / "cabinet :rocket: :ok:"
+    proc = cli(home, "status", env={"COLUMNS": "200"})
+    assert f"Dossier des données : {home}" in proc.stdout and "\U0001f680" not in proc.stdout
