@@ -21,7 +21,6 @@ import io
 import os
 import pickle
 import sys
-import tempfile
 from collections.abc import Iterable
 from contextlib import suppress
 from pathlib import Path
@@ -117,6 +116,8 @@ class Cache:
         """Store `value` under `name` and `key`, atomically, readable by the user only."""
         if self.folder is None:
             return
+        import tempfile
+
         tmp = None
         try:
             data = pickle.dumps((_digest(key), value), protocol=pickle.HIGHEST_PROTOCOL)

@@ -7,7 +7,6 @@ import os
 import re
 import sqlite3
 import sys
-import traceback
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -249,6 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _redacted_traceback(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    import traceback
+
     from .privacy import redact
 
     sys.__stderr__.write(redact("".join(traceback.format_exception(kind, exc, tb))))
@@ -381,11 +382,13 @@ def _console() -> Any:
 
 
 def _quote(text: str) -> str:
-    import os
-    import shlex
-    import subprocess
+    if os.name == "nt":
+        import subprocess
 
-    return subprocess.list2cmdline([text]) if os.name == "nt" else shlex.quote(text)
+        return subprocess.list2cmdline([text])
+    import shlex
+
+    return shlex.quote(text)
 
 
 def launcher() -> str:

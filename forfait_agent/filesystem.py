@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path, PureWindowsPath
 
@@ -78,6 +77,8 @@ def windows_user() -> str:
 
 
 def run_icacls(args: list[str]) -> tuple[int, str]:
+    import subprocess
+
     from .service import tool_encoding
 
     proc = subprocess.run(["icacls", *args], capture_output=True, timeout=60)
@@ -101,6 +102,8 @@ def restrict_to_owner(path: Path, platform: str | None = None) -> str | None:
     if not user:
         return f"impossible de réserver {path} à votre compte : utilisateur Windows inconnu (USERNAME vide)"
     grant = f"{user}:(OI)(CI)F" if path.is_dir() else f"{user}:F"
+    import subprocess  # Windows only: 4 ms to import, which every command that opens the store paid
+
     try:
         code, output = run_icacls([str(path), "/inheritance:r", "/grant:r", grant])
     except (OSError, subprocess.TimeoutExpired) as exc:

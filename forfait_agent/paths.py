@@ -6,8 +6,6 @@ import os
 import sys
 from pathlib import Path, PureWindowsPath
 
-import platformdirs
-
 APP = "forfait-agent"
 ENV_HOME = "FORFAIT_AGENT_HOME"
 ENV_CONFIG = "FORFAIT_AGENT_CONFIG"
@@ -31,6 +29,8 @@ def data_dir(explicit: str | Path | None = None) -> Path:
         return Path(os.environ[ENV_HOME]).expanduser()
     if is_store_python():
         return Path.home() / APP
+    import platformdirs  # not imported when --data-dir or FORFAIT_AGENT_HOME says where
+
     return Path(platformdirs.user_data_dir(APP, appauthor=False))
 
 

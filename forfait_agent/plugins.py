@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import os
-import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,6 +114,8 @@ class Plugins:
             try:
                 plugin = ep.load()
             except BaseException as exc:  # noqa: BLE001 - even SystemExit from a plugin's import
+                import traceback
+
                 info.status = "error"
                 info.error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
                 self.infos.append(info)
