@@ -225,13 +225,14 @@ def actions(ps: PractitionerScore, score: Score, view: View, *, can_declare: boo
 def _bar(rate: float | None, threshold: float | None, ok: bool, width: int = 20) -> Text:
     """A text bar (█ filled, ░ empty) with '│' at the threshold and ✔/✘: readable without colour."""
     filled = 0 if rate is None else min(width, round(rate * width))
-    mark = None if threshold is None else min(width - 1, round(threshold * width))
+    chars = ["█" if i < filled else "░" for i in range(width)]
+    if threshold is not None:
+        mark = min(width - 1, round(threshold * width))
+        chars[mark] = "│" if mark >= filled else "┃"
+    # One span for the whole bar, not one per character: the same text and colours, a third
+    # less work for rich (and one colour sequence instead of twenty in a terminal).
     text = Text()
-    for i in range(width):
-        char = "█" if i < filled else "░"
-        if mark is not None and i == mark:
-            char = "│" if i >= filled else "┃"
-        text.append(char, style="green" if ok else "yellow")
+    text.append("".join(chars), style="green" if ok else "yellow")
     text.append(" ✔" if ok else " ✘", style="green" if ok else "red")
     return text
 
