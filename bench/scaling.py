@@ -3,7 +3,7 @@ linked metrics (DMP and MSS consultations linked to documents and messages) incl
 
     python bench/scaling.py [--sizes 10000,100000,1000000,10000000]
 
-Events are inserted straight through the store, whose triggers link them (the whole ingestion
+Events are inserted straight through the store, which links and counts them (the whole ingestion
 path is measured by backfill.py); insert cost per event and table size per million events are
 reported too;
 at each size the score of the last year is computed several times and the median kept, beside
