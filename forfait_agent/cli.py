@@ -790,7 +790,7 @@ def _status(app: Any, args: argparse.Namespace) -> int:
     if not args.quarantine:
         render(data, _console(), command_prefix(args), files=args.files)
         return EXIT_OK
-    items, name = app.store.quarantine_items(), DocumentFinder(app.ingestor.hasher)
+    items, name = app.store.quarantine_items(), DocumentFinder(app.ingestor.hasher, app.store.gate)
     render(data, _console(), command_prefix(args), files=args.files, items=items, name=name)
     return EXIT_OK
 

@@ -61,10 +61,13 @@ def shown_name(source: str) -> str:
 class DocumentFinder:
     """`shown_name`, and for a hashed name still on disk its size and modification time, so that
     the doctor can find the document in its folder without its name (often a patient's) being
-    shown: each folder's names are hashed once with the installation's salt, as ingest does."""
+    shown: each folder's names are hashed once with the installation's salt and passed through
+    the store's privacy `gate`, as ingest does (a hexadecimal digest may hold a run of digits
+    the gate masks: then only the gated path matches what the store holds)."""
 
-    def __init__(self, hasher: Callable[[str], str]) -> None:
+    def __init__(self, hasher: Callable[[str], str], gate: Callable[[str], str]) -> None:
         self.hasher = hasher
+        self.gate = gate
         self._folders: dict[str, dict[str, os.stat_result]] = {}
 
     def _hashed(self, folder: str) -> dict[str, os.stat_result]:
@@ -73,7 +76,8 @@ class DocumentFinder:
             with suppress(OSError), os.scandir(folder) as entries:  # gone, unreadable, or a name the gate masked
                 for entry in entries:
                     if entry.is_file():
-                        found[f"{HASHED_PREFIX}{self.hasher(path_text(entry.name))}"] = entry.stat()
+                        stored = self.gate(str(Path(folder) / f"{HASHED_PREFIX}{self.hasher(path_text(entry.name))}"))
+                        found[stored] = entry.stat()
             self._folders[folder] = found
         return self._folders[folder]
 
@@ -81,7 +85,7 @@ class DocumentFinder:
         path = Path(source)
         if not path.name.startswith(HASHED_PREFIX):
             return source
-        stat = self._hashed(str(path.parent)).get(path.name)
+        stat = self._hashed(str(path.parent)).get(source)
         if stat is None:
             return shown_name(source)
         modified = datetime.fromtimestamp(stat.st_mtime, PARIS).strftime("%d/%m/%Y à %H:%M")

@@ -8,6 +8,9 @@ import os
 import sys
 from pathlib import Path
 
+from forfait_agent.privacy import Gate, Hasher
+from forfait_agent.status import DocumentFinder
+
 from .conftest import cli, ev, write_jsonl
 
 NIR = "279035121518989"  # the ANS test INS
@@ -65,3 +68,20 @@ def test_text_is_printed_as_written_never_as_emoji(tmp_path: Path):
     home = tmp_path / "cabinet :rocket: :ok:"
     proc = cli(home, "status", env={"COLUMNS": "200"})
     assert f"Dossier des données : {home}" in proc.stdout and "\U0001f680" not in proc.stdout
+
+
+def test_a_masked_document_is_found_even_when_its_hash_looks_like_a_nir(tmp_path: Path):
+    """A hashed document name is stored through the privacy gate, which masks a NIR-shaped run of
+    digits wherever it is — a salted hexadecimal digest may hold one (about once in a few hundred
+    installations): the document must still be found on disk by its size and date."""
+    folder = tmp_path / "envois"
+    folder.mkdir()
+    (folder / "CR_patient.xml").write_bytes(b"x" * 42)
+    gate = Gate(Hasher(b"s" * 32))
+
+    def hasher(name: str) -> str:
+        return f"{NIR}0{'a' * 16}"  # a digest that happens to start with digits shaped like a NIR
+
+    source = gate(str(folder / f"h-{hasher('CR_patient.xml')}"))
+    assert NIR not in source  # what the store holds
+    assert "42\u202foctets" in DocumentFinder(hasher, gate)(source)
