@@ -55,10 +55,23 @@ class Agent:
         self.retained_on: date | None = None
 
     def install_signal_handlers(self) -> None:
+        """Stop on Ctrl-C, Ctrl-Break, SIGTERM or SIGHUP. A Python signal handler runs between two
+        bytecodes of the main thread, which may at that moment hold the lock `Event.set()` takes
+        (inside `Event.wait`): setting the event there would wait for itself forever (seen as an
+        agent that ignored SIGTERM). The handler only writes the signal's number to a pipe; a
+        small thread reads it and sets the events, once the main thread lets go of the lock."""
+        read_end, write_end = os.pipe()
+
+        def relay() -> None:
+            while data := os.read(read_end, 1):
+                self.log.info("signal", signum=data[0])
+                self.stop.set()
+                self.watcher.wake.set()
+
+        threading.Thread(target=relay, name="signal-relay", daemon=True).start()
+
         def handler(signum: int, _frame: Any) -> None:
-            self.log.info("signal", signum=signum)
-            self.stop.set()
-            self.watcher.wake.set()
+            os.write(write_end, bytes([signum & 0xFF]))  # no lock, no allocation that can block
 
         for name in ("SIGINT", "SIGTERM", "SIGBREAK", "SIGHUP"):
             sig = getattr(signal, name, None)

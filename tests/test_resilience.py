@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -368,3 +369,35 @@ def test_any_line_is_counted_or_quarantined_never_an_exception(items):
     assert report.errors == []
     assert report.total("new") == good
     assert report.total("quarantined") == len(body) - good
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGTERM") or os.name == "nt", reason="POSIX signals")
+def test_a_signal_landing_while_the_loop_holds_its_events_lock_still_stops_the_agent(
+    home: Path, tmp_path: Path, monkeypatch
+):
+    """A Python signal handler runs between two bytecodes of the main thread — possibly inside
+    `Event.wait`, holding the event's lock. A handler that set the event itself waited for that
+    lock forever (an agent that ignored SIGTERM). Here the signal lands exactly there: the handler
+    must return at once, and the agent must be told to stop as soon as the lock is free."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (home / "config.toml").write_text(f"[[folders]]\npath = {json.dumps(str(folder))}\n", encoding="utf-8")
+    app = App(home)
+    agent = Agent(app, force_polling=True)
+    installed: dict[int, object] = {}
+    monkeypatch.setattr(agent_module.signal, "signal", lambda sig, handler: installed.setdefault(sig, handler))
+    agent.install_signal_handlers()
+    handler = installed[signal.SIGTERM]
+
+    def signal_while_holding_the_locks() -> None:
+        with agent.stop._cond, agent.watcher.wake._cond:  # where Event.wait may be interrupted
+            handler(signal.SIGTERM, None)
+
+    thread = threading.Thread(target=signal_while_holding_the_locks, daemon=True)
+    thread.start()
+    thread.join(30)
+    try:
+        assert not thread.is_alive(), "the signal handler waited for a lock its own thread held"
+        assert agent.stop.wait(30) and agent.watcher.wake.wait(30)
+    finally:
+        app.close()
