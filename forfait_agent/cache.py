@@ -120,15 +120,14 @@ class Cache:
 
         tmp = None
         try:
-            data = pickle.dumps((_digest(key), value), protocol=pickle.HIGHEST_PROTOCOL)
-            self.folder.mkdir(mode=0o700, exist_ok=True)
-            handle, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.folder)  # mode 0600
-            with os.fdopen(handle, "wb") as out:
-                out.write(data)
-            os.replace(tmp, self.folder / name)
-            tmp = None
-        except Exception:  # noqa: BLE001 - a cache that cannot be written is only a slower next start
-            pass
+            with suppress(Exception):  # a cache that cannot be written is only a slower next start
+                data = pickle.dumps((_digest(key), value), protocol=pickle.HIGHEST_PROTOCOL)
+                self.folder.mkdir(mode=0o700, exist_ok=True)
+                handle, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.folder)  # mode 0600
+                with os.fdopen(handle, "wb") as out:
+                    out.write(data)
+                os.replace(tmp, self.folder / name)
+                tmp = None
         finally:
             if tmp is not None:
                 with suppress(OSError):

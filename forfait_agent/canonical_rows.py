@@ -14,8 +14,10 @@ takes the full path, so what is stored or quarantined never depends on which pat
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Mapping
 from datetime import datetime
+from functools import reduce
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, StrictStr, StringConstraints, TypeAdapter
@@ -54,36 +56,17 @@ class _Plain(BaseModel):
     patient: Annotated[StrictStr, Field(min_length=1, max_length=512)] | None = None
 
 
-class _Consultation(_Plain, Consultation):
-    pass
-
-
-class _Fse(_Plain, Fse):
-    pass
-
-
-class _Fsp(_Plain, Fsp):
-    pass
-
-
-class _Prescription(_Plain, Prescription):
-    pass
-
-
-class _DmpDocument(_Plain, DmpDocument):
-    pass
-
-
-class _Teleservice(_Plain, Teleservice):
-    pass
+# One lean class per plain kind: its fields, defaults and checks from the event model, the three
+# common fields from `_Plain` (first in the MRO, so its definitions win).
+_LEAN_KINDS = [
+    type(f"_{model.__name__}", (_Plain, model), {"__module__": __name__})
+    for model in (Consultation, Fse, Fsp, Prescription, DmpDocument, Teleservice)
+]
 
 
 _PARIS_DATETIME: TypeAdapter[Any] = TypeAdapter(ParisDatetime, config=ConfigDict(defer_build=True))
 LEAN_ADAPTER: TypeAdapter[Any] = TypeAdapter(
-    Annotated[
-        _Consultation | _Fse | _Fsp | _Prescription | _DmpDocument | _Teleservice,
-        Field(discriminator="kind"),
-    ],
+    Annotated[reduce(operator.or_, _LEAN_KINDS), Field(discriminator="kind")],
     config=ConfigDict(defer_build=True),
 )
 

@@ -811,9 +811,10 @@ class Ingestor:
         rows: list[EventRow] = []
         declarations: list[DeclarationRow] = []
         purged = self.purged_before
+        purged_day = None if purged is None else day_number(purged)
         for event in events:
             if isinstance(event, tuple):  # a row built already (canonical_rows.py)
-                if purged is None or event[3] >= day_number(purged):
+                if purged_day is None or event[3] >= purged_day:
                     rows.append((*event[:8], file_id))
             elif isinstance(event, Declaration):
                 declarations.append(self.declaration_row(event))

@@ -160,6 +160,15 @@ RSS_PROBE = textwrap.dedent(
 )
 
 
+def scan_measuring_rss(home: Path, target: Path) -> tuple[dict, int]:
+    """`scan` of `target` in a process of its own: its report and its peak RSS in MB."""
+    proc = subprocess.run(
+        [sys.executable, "-c", RSS_PROBE, str(home), str(target)], capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout), int(proc.stderr.strip().splitlines()[-1])
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss is in KiB on Linux")
 @pytest.mark.parametrize("name", ["grand.eml", "Sent"])
 def test_one_60_mb_message_stays_under_150_mb_of_memory(tmp_path: Path, name: str):
@@ -180,16 +189,8 @@ def test_one_60_mb_message_stays_under_150_mb_of_memory(tmp_path: Path, name: st
             handle.write(piece)
         handle.write(b"--b--\r\n")
     os.utime(path, (1_700_000_000, 1_700_000_000))
-    proc = subprocess.run(
-        [sys.executable, "-c", RSS_PROBE, str(tmp_path / "home"), str(path)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout)
+    report, peak_mb = scan_measuring_rss(tmp_path / "home", path)
     assert (report["new"], report["quarantined"]) == (1, 0)
-    peak_mb = int(proc.stderr.strip().splitlines()[-1])
     assert path.stat().st_size > 60_000_000
     assert peak_mb < 150, f"peak RSS {peak_mb} MB"
 
@@ -216,16 +217,8 @@ def test_e_mails_of_50_mb_of_headers_are_refused_in_bounded_memory_and_time(tmp_
             for _ in range(50):
                 handle.write(body)
             handle.write(b" z@chu-exemple.mssante.fr\r\n\r\nBonjour\r\n" if extra_header is not None else b"")
-    proc = subprocess.run(
-        [sys.executable, "-c", RSS_PROBE, str(tmp_path / "home"), str(folder)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout)
+    report, peak_mb = scan_measuring_rss(tmp_path / "home", folder)
     assert (report["files"], report["new"], report["quarantined"]) == (3, 1, 2)
-    peak_mb = int(proc.stderr.strip().splitlines()[-1])
     assert peak_mb < 150, f"peak RSS {peak_mb} MB"
     quarantine = cli(tmp_path / "home", "status", "--quarantaine").stdout
     assert " ".join(quarantine.split()).count("octet 0 · enregistrement illisible : en-têtes de plus de 256 Kio") == 2
